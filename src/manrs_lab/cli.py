@@ -1,0 +1,266 @@
+"""`manrs-lab`: the command line. Thin: every command is a call into `operations`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from manrs_lab import __version__, doctor, operations
+from manrs_lab.errors import LabError, SpecError
+from manrs_lab.grader.report import GradeReport
+from manrs_lab.runtime.registry import DEFAULT_RUNTIME, runtime_names
+from manrs_lab.spec.lab import LabSpecFile
+from manrs_lab.spec.loader import lab_ids, load_lab
+
+out = Console()
+err = Console(stderr=True)
+
+
+class ConsoleProgress:
+    """One line per phase and per node, with the time since the command started."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.start = time.monotonic()
+        self.quiet = quiet
+
+    def _stamp(self) -> str:
+        return f"[dim]{time.monotonic() - self.start:6.2f}s[/dim]"
+
+    def step(self, message: str) -> None:
+        if not self.quiet:
+            err.print(f"{self._stamp()} {message}")
+
+    def node(self, node: str, state: str) -> None:
+        if not self.quiet:
+            colour = {"pass": "green", "fail": "red"}.get(state, "cyan")
+            err.print(f"{self._stamp()}   [{colour}]{node}[/{colour}]: {state}")
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    table = Table("lab", "MANRS actions", "title")
+    for lab_id in lab_ids():
+        try:
+            lab = load_lab(lab_id)
+            table.add_row(lab_id, ", ".join(map(str, lab.spec.manrs_actions)), lab.spec.title)
+        except SpecError as exc:
+            table.add_row(lab_id, "", f"[red]invalid: {exc.problems[0]}[/red]")
+    out.print(table)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    result = operations.up(
+        args.lab, ConsoleProgress(), instance=args.instance, runtime=args.runtime
+    )
+    name = result.running.instance.name
+    out.print(
+        f"[green]{name} is up[/green]: deployed in {result.deploy_seconds:.2f} s, converged "
+        f"{result.converge_seconds:.2f} s later. Next: `manrs-lab status {name}`, "
+        f"`manrs-lab exec -i {name} {result.running.lab.spec.learner} -- vtysh`, "
+        f"`manrs-lab check {name}`."
+    )
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    progress = ConsoleProgress()
+    if args.all:
+        names = operations.down_all(progress)
+        out.print(f"removed: {', '.join(names) or 'nothing was running'}")
+    else:
+        out.print(f"removed {operations.down(args.instance, progress)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    inst, nodes = operations.status(args.instance)
+    table = Table("node", "role", "AS", "running", "BGP sessions", title=f"{inst.name} ({inst.lab})")
+    for n in nodes:
+        sessions = ", ".join(
+            f"{s.peer} AS{s.remote_as} {s.state}"
+            + (f" ({s.prefixes_received} pfx)" if s.prefixes_received is not None else "")
+            for s in n.sessions
+        ) or (n.error or "")
+        table.add_row(n.node, n.role, str(n.asn or ""), "yes" if n.running else "[red]no[/red]",
+                      sessions)
+    out.print(table)
+    return 0 if all(n.running for n in nodes) else 1
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    running = operations.attach(args.instance)
+    argv = args.command or ["sh"]
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    handle = running.handle(args.node)
+    local = handle.local_dir
+    if local is not None and argv[0] == "vtysh" and handle.node.role.value == "frr":
+        argv = ["vtysh", "--vty_socket", str(local / "run"), *argv[1:]]
+    if local is not None and argv[0] == "birdc" and handle.node.role.value == "bird":
+        argv = ["birdc", "-s", str(local / "bird.ctl"), *argv[1:]]
+    if running.runtime.name == "netns":
+        # Interactive: inherit the terminal rather than capturing output.
+        return subprocess.call(["ip", "netns", "exec", running.instance.netns(args.node), *argv])
+    result = handle.exec(argv)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def print_report(report: GradeReport) -> None:
+    table = Table("", "check", "task", "result", title=f"{report.lab} ({report.instance})")
+    for c in report.checks:
+        mark = "[green]PASS[/green]" if c.passed else ("[yellow]SKIP[/yellow]" if c.skipped
+                                                       else "[red]FAIL[/red]")
+        table.add_row(mark, c.title, c.task or "-", c.evidence if c.passed else c.message)
+    out.print(table)
+    for t in report.tasks:
+        hint = f"  hint: {t.next_hint}" if t.next_hint else ""
+        colour = "green" if t.passed else "red"
+        out.print(f"[{colour}]{t.points}/{t.max_points}[/{colour}] {t.title}{hint}")
+    out.print(f"[bold]score {report.points}/{report.max_points}[/bold] "
+              f"({report.seconds:.2f} s, seed {report.seed})")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    report = operations.check(
+        args.instance, ConsoleProgress(quiet=args.json), seed=args.seed, tasks=args.task
+    )
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        print_report(report)
+    return 0 if report.passed else 1
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    nodes = operations.solve(args.instance, ConsoleProgress())
+    out.print(f"reference solution applied on {', '.join(nodes)}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    result = operations.reset(args.instance, ConsoleProgress())
+    out.print(f"{result.running.instance.name} is back at its starting configuration")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report = doctor.examine()
+    for problem in report.problems:
+        out.print(f"[red]problem:[/red] {problem}")
+    for name in report.healthy:
+        out.print(f"running: {name}")
+    for name in report.stale_instances:
+        out.print(f"leftover instance: {name}")
+    for ns in report.namespaces:
+        out.print(f"leftover namespace: {ns}")
+    for pid, text in report.processes:
+        out.print(f"leftover process {pid}: {text}")
+    for folder in report.folders:
+        out.print(f"leftover state folder: {folder}")
+    if report.clean:
+        out.print("no leftovers")
+    elif args.dry_run:
+        out.print("(dry run: nothing removed; run without --dry-run to remove)")
+    else:
+        doctor.fix(report)
+        after = doctor.examine()
+        if not after.clean:
+            out.print("[red]some leftovers could not be removed[/red]")
+            return 1
+        out.print("[green]leftovers removed[/green]")
+    return 1 if report.problems else 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    failed = 0
+    for lab in args.labs or lab_ids():
+        try:
+            load_lab(lab)
+            out.print(f"[green]ok[/green] {lab}")
+        except SpecError as exc:
+            failed += 1
+            out.print(f"[red]{exc}[/red]")
+    return 1 if failed else 0
+
+
+def cmd_schema(_: argparse.Namespace) -> int:
+    sys.stdout.write(json.dumps(LabSpecFile.model_json_schema(by_alias=True), indent=2) + "\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="manrs-lab", description=__doc__)
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="labs in labs/").set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("up", help="deploy a lab and wait until BGP converged")
+    s.add_argument("lab")
+    s.add_argument("--instance", help="instance name (default: the lab id)")
+    s.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=runtime_names())
+    s.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("down", help="stop a lab instance and remove everything it made")
+    s.add_argument("instance", nargs="?")
+    s.add_argument("--all", action="store_true", help="every running instance")
+    s.set_defaults(fn=cmd_down)
+
+    for name, fn, text in (
+        ("status", cmd_status, "nodes and BGP sessions of an instance"),
+        ("solve", cmd_solve, "apply the reference solution (instructors, tests)"),
+        ("reset", cmd_reset, "back to the starting configuration"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("instance", nargs="?")
+        s.set_defaults(fn=fn)
+
+    s = sub.add_parser("exec", help="run a command on a node: exec NODE -- CMD")
+    s.add_argument("-i", "--instance")
+    s.add_argument("node")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_exec)
+
+    s = sub.add_parser("check", help="grade the lab (probes included)")
+    s.add_argument("instance", nargs="?")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--task", action="append", help="only this task (repeatable)")
+    s.add_argument("--seed", type=int, help="replay the probes' random choices")
+    s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("doctor", help="find and remove leftovers of crashed runs")
+    s.add_argument("--dry-run", action="store_true")
+    s.set_defaults(fn=cmd_doctor)
+
+    s = sub.add_parser("lint", help="validate lab specs (all labs if none named)")
+    s.add_argument("labs", nargs="*")
+    s.set_defaults(fn=cmd_lint)
+
+    sub.add_parser("schema", help="JSON Schema of lab.yaml").set_defaults(fn=cmd_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.fn(args)
+    except LabError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Device drivers: start, configure and read FRR, BIRD, the RTR cache and hosts."""

@@ -1,0 +1,102 @@
+"""BIRD 2.0 text output -> the same typed state as FRR. BIRD has no JSON, so parse once, here."""
+
+from __future__ import annotations
+
+import re
+
+from manrs_lab.state import BgpRoute, BgpSession
+
+PROTO_HEAD = re.compile(r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s")
+ROUTE_HEAD = re.compile(
+    r"^(?P<net>\S+)?\s+(?P<type>unicast|blackhole|unreachable|prohibited|\S+)\s+"
+    r"\[(?P<proto>\S+)\s[^\]]*\](?P<best>\s\*)?"
+)
+
+
+def strip_banner(text: str) -> str:
+    lines = text.splitlines()
+    if lines and lines[0].startswith("BIRD ") and lines[0].rstrip().endswith("ready."):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def parse_protocols_all(text: str) -> list[BgpSession]:
+    """`show protocols all`: the BGP protocols, one session each."""
+    sessions: list[BgpSession] = []
+    block: dict[str, str] = {}
+    name = proto = ""
+
+    def flush() -> None:
+        if proto == "BGP" and "Neighbor address" in block:
+            imported = re.search(r"(\d+) imported", block.get("Routes", ""))
+            sessions.append(
+                BgpSession(
+                    peer=block["Neighbor address"],
+                    remote_as=int(block.get("Neighbor AS", "0")),
+                    state=block.get("BGP state", "unknown"),
+                    prefixes_received=int(imported.group(1)) if imported else 0,
+                    name=name,
+                )
+            )
+
+    for line in strip_banner(text).splitlines():
+        if not line.strip() or line.startswith("Name "):
+            continue
+        head = PROTO_HEAD.match(line)
+        if head and not line[0].isspace():
+            flush()
+            name, proto, block = head["name"], head["proto"], {}
+            continue
+        key, sep, value = line.strip().partition(":")
+        if sep and key not in block:
+            block[key] = value.strip()
+    flush()
+    return sessions
+
+
+def parse_routes_all(text: str, local_as: int) -> list[BgpRoute]:
+    """`show route all` (or `show route for X all`): BGP and local routes with attributes."""
+    routes: list[BgpRoute] = []
+    current: dict[str, str] = {}
+    net = ""
+
+    def flush() -> None:
+        if not current:
+            return
+        path_text = current.get("BGP.as_path")
+        as_path = tuple(int(a) for a in path_text.split() if a.isdigit()) if path_text else ()
+        is_bgp = current.get("Type", "").startswith("BGP")
+        routes.append(
+            BgpRoute(
+                prefix=current["net"],
+                as_path=as_path,
+                origin_as=as_path[-1] if as_path else local_as,
+                next_hop=current.get("BGP.next_hop", current.get("via")),
+                best=current.get("best") == "1",
+                peer=current.get("from", current.get("via")) if is_bgp else None,
+            )
+        )
+
+    for line in strip_banner(text).splitlines():
+        if not line.strip() or line.startswith("Table "):
+            continue
+        if not line.startswith("\t"):
+            head = ROUTE_HEAD.match(line)
+            if head is None:
+                continue
+            flush()
+            if head["net"]:
+                net = head["net"]
+            current = {"net": net, "best": "1" if head["best"] else "0", "proto": head["proto"]}
+            continue
+        body = line.strip()
+        if body.startswith("via "):
+            current["via"] = body.split()[1]
+        elif body.startswith("from "):
+            current["from"] = body.split()[1]
+        else:
+            key, sep, value = body.partition(": ")
+            if sep:
+                current[key.strip()] = value.strip()
+    flush()
+    return routes

@@ -1,0 +1,169 @@
+"""How each role's daemons are prepared, syntax-checked and started as local processes.
+
+Used by the netns runtime. Everything lives in the node's state folder: no /etc/frr/NAME,
+no /var/run/frr/NAME (see recipes.md: `-N` would still create /var/run/frr/NAME).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from ipaddress import ip_network
+from pathlib import Path
+
+from manrs_lab.errors import ConfigSyntaxError, LabError
+from manrs_lab.instance import read_pid
+from manrs_lab.spec.topology import Role
+
+FRR_BIN = Path("/usr/lib/frr")
+FRR_DAEMONS = ("zebra", "bgpd", "staticd")
+BIRD_PROBES = "manrs-probes.conf"
+RTR_PORT = 8282
+RTR_METRICS_PORT = 9847
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A command to start inside the node's namespace."""
+
+    argv: tuple[str, ...]
+    foreground: bool = False  # True: we keep it running ourselves and write its pidfile
+    pidfile: Path | None = None
+    log: Path | None = None
+
+
+def config_filename(role: Role) -> str:
+    return {Role.FRR: "frr.conf", Role.BIRD: "bird.conf", Role.RTR: "vrps.json"}.get(role, "")
+
+
+def prepare(role: Role, node_dir: Path, config: Path | None) -> None:
+    """Copy the node's starting config into its state folder and lay out what the daemon needs."""
+    node_dir.mkdir(parents=True, exist_ok=True)
+    if config is None:
+        return
+    target = node_dir / config_filename(role)
+    shutil.copyfile(config, target)
+    if role is Role.FRR:
+        (node_dir / "run").mkdir(exist_ok=True)
+        (node_dir / "vtysh.conf").touch()
+        shutil.chown(node_dir, "frr", "frr")
+        for path in (node_dir / "run", target, node_dir / "vtysh.conf"):
+            shutil.chown(path, "frr", "frr")
+    elif role is Role.BIRD:
+        # Probes add a static protocol here at check time (see BirdRouter.announce).
+        (node_dir / BIRD_PROBES).write_text("")
+        with target.open("a") as fh:
+            fh.write(f'\n# added by manrs-lab: routes announced by grader probes\ninclude "{BIRD_PROBES}";\n')
+
+
+def syntax_check(role: Role, node: str, node_dir: Path) -> None:
+    """Run the daemon's own dry run; raise ConfigSyntaxError naming the node and file."""
+    conf = node_dir / config_filename(role)
+    if role is Role.FRR:
+        argv = ["vtysh", "--config_dir", str(node_dir), "-C", "-f", str(conf)]
+    elif role is Role.BIRD:
+        argv = ["bird", "-p", "-c", str(conf)]
+    elif role is Role.RTR:
+        check_vrps(node, conf)
+        return
+    else:
+        return
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=node_dir)
+    if result.returncode != 0:
+        raise ConfigSyntaxError(node, conf, result.stdout + result.stderr)
+
+
+def check_vrps(node: str, path: Path) -> None:
+    """stayrtr's VRP file: {"roas": [{"prefix", "maxLength", "asn"}]}."""
+    try:
+        data = json.loads(path.read_text())
+        for i, roa in enumerate(data["roas"]):
+            net = ip_network(roa["prefix"])
+            if not net.prefixlen <= int(roa["maxLength"]) <= net.max_prefixlen:
+                raise ValueError(f"roas[{i}].maxLength {roa['maxLength']} outside the prefix")
+            if not str(roa["asn"]).removeprefix("AS").isdigit():
+                raise ValueError(f"roas[{i}].asn {roa['asn']!r} is not an AS number")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigSyntaxError(node, path, f"not a valid VRP file: {exc}") from exc
+
+
+def launches(role: Role, node_dir: Path) -> list[Launch]:
+    if role is Role.FRR:
+        run = node_dir / "run"
+        common = (
+            "-d", "--vty_socket", str(run), "-z", str(run / "zserv.api"), "-A", "127.0.0.1",
+            "-u", "frr", "-g", "frr", "--log", f"file:{node_dir / 'frr.log'}",
+            "--limit-fds", "1024",
+        )
+        out = []
+        for daemon in FRR_DAEMONS:
+            extra = ("-M", "rpki") if daemon == "bgpd" else ()
+            out.append(
+                Launch((str(FRR_BIN / daemon), *common, "-i", str(run / f"{daemon}.pid"), *extra))
+            )
+        return out
+    if role is Role.BIRD:
+        return [
+            Launch((
+                "bird", "-c", str(node_dir / "bird.conf"), "-s", str(node_dir / "bird.ctl"),
+                "-P", str(node_dir / "bird.pid"),
+            ))
+        ]
+    if role is Role.RTR:
+        return [
+            Launch(
+                (
+                    "stayrtr", "-cache", str(node_dir / "vrps.json"), "-bind", f":{RTR_PORT}",
+                    "-checktime=false", "-refresh", "5",
+                    "-metrics.addr", f"127.0.0.1:{RTR_METRICS_PORT}",
+                ),
+                foreground=True,
+                pidfile=node_dir / "stayrtr.pid",
+                log=node_dir / "stayrtr.log",
+            )
+        ]
+    return []
+
+
+def ready_files(role: Role, node_dir: Path) -> list[Path]:
+    """Files whose existence says the daemons are accepting control connections."""
+    if role is Role.FRR:
+        return [node_dir / "run" / f"{d}.vty" for d in FRR_DAEMONS]
+    if role is Role.BIRD:
+        return [node_dir / "bird.ctl"]
+    return []
+
+
+def boot_argv(role: Role, node_dir: Path) -> list[str] | None:
+    """After the daemons answer: FRR reads its integrated config through vtysh -b."""
+    if role is Role.FRR:
+        return ["vtysh", "--config_dir", str(node_dir), "--vty_socket", str(node_dir / "run"), "-b"]
+    return None
+
+
+def pidfiles(role: Role, node_dir: Path) -> list[Path]:
+    """In stop order: zebra last (recipes.md: never stop zebra before its clients)."""
+    if role is Role.FRR:
+        return [node_dir / "run" / f"{d}.pid" for d in ("bgpd", "staticd", "zebra")]
+    if role is Role.BIRD:
+        return [node_dir / "bird.pid"]
+    if role is Role.RTR:
+        return [node_dir / "stayrtr.pid"]
+    return []
+
+
+def daemon_pids(role: Role, node_dir: Path) -> list[int]:
+    return [pid for path in pidfiles(role, node_dir) if (pid := read_pid(path)) is not None]
+
+
+def require_binaries() -> None:
+    missing = [b for b in ("vtysh", "bird", "birdc", "stayrtr", "ip") if shutil.which(b) is None]
+    if not (FRR_BIN / "bgpd").exists():
+        missing.append(str(FRR_BIN / "bgpd"))
+    if missing:
+        raise LabError(
+            f"missing programs: {', '.join(missing)}. Run ./install.sh (it installs frr, "
+            "frr-rpki-rtrlib, bird2, stayrtr and iproute2)."
+        )

@@ -1,0 +1,110 @@
+"""FRR: reads through the daemons' vty sockets (JSON), writes through vtysh."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+from manrs_lab.drivers import frr_parse
+from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.vty import vty_query
+from manrs_lab.errors import ExecError
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+
+
+def _family(prefix: str) -> str:
+    return "ipv6" if ip_network(prefix).version == 6 else "ipv4"
+
+
+class FrrRouter:
+    def __init__(self, handle: NodeHandle) -> None:
+        self.handle = handle
+        self.name = handle.name
+        assert handle.node.asn is not None
+        self.asn = handle.node.asn
+
+    # -- transport ------------------------------------------------------------------------
+    def _run_dir(self) -> Path | None:
+        local = self.handle.local_dir
+        return local / "run" if local is not None else None
+
+    def show(self, command: str, daemon: str = "bgpd") -> str:
+        run_dir = self._run_dir()
+        if run_dir is not None:
+            return vty_query(run_dir / f"{daemon}.vty", command)
+        return self.handle.exec_ok(["vtysh", "-d", daemon, "-c", command])
+
+    def show_json(self, command: str, daemon: str = "bgpd") -> Any:
+        text = self.show(command, daemon)
+        try:
+            return json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ExecError(f"{self.name}: {command!r} did not answer JSON: {text[:200]}") from exc
+
+    def vtysh(self, *commands: str, input_text: str | None = None) -> str:
+        argv = ["vtysh"]
+        run_dir = self._run_dir()
+        if run_dir is not None:
+            argv += ["--vty_socket", str(run_dir)]
+        if input_text is not None:
+            argv += ["-f", "/dev/stdin"]
+        for command in commands:
+            argv += ["-c", command]
+        result = self.handle.exec(argv, input_text=input_text)
+        # vtysh -f exits 0 even when a line is rejected; the rejection is printed.
+        output = result.stdout + result.stderr
+        if not result.ok or "% Unknown command" in output or "% Invalid" in output:
+            raise ExecError(f"{self.name}: vtysh rejected the configuration:\n{output.strip()}")
+        return result.stdout
+
+    # -- state ----------------------------------------------------------------------------
+    def sessions(self) -> list[BgpSession]:
+        return frr_parse.parse_summary(self.show_json("show bgp summary json"))
+
+    def routes(self, prefix: str | None = None) -> list[BgpRoute]:
+        if prefix is not None:
+            doc = self.show_json(f"show bgp {_family(prefix)} unicast {prefix} json")
+            return frr_parse.parse_prefix_detail(doc, self.asn)
+        routes: list[BgpRoute] = []
+        for family in ("ipv4", "ipv6"):
+            routes += frr_parse.parse_table(
+                self.show_json(f"show bgp {family} unicast json"), self.asn
+            )
+        return routes
+
+    def rpki(self) -> RpkiCacheState:
+        return frr_parse.parse_rpki(
+            self.show_json("show rpki cache-connection json"),
+            self.show_json("show rpki prefix-table json"),
+        )
+
+    def running_config(self) -> str:
+        return self.vtysh("show running-config")
+
+    # -- changes --------------------------------------------------------------------------
+    def _network_commands(self, prefixes: list[str], withdraw: bool) -> list[str]:
+        neg = "no " if withdraw else ""
+        commands = ["configure terminal"]
+        for prefix in prefixes:
+            family = _family(prefix)
+            static = "ipv6 route" if family == "ipv6" else "ip route"
+            commands += [
+                f"{neg}{static} {prefix} blackhole",
+                f"router bgp {self.asn}",
+                f"address-family {family} unicast",
+                f"{neg}network {prefix}",
+                "exit-address-family",
+                "exit",
+            ]
+        return [*commands, "end"]
+
+    def announce(self, prefixes: list[str]) -> None:
+        self.vtysh(*self._network_commands(prefixes, withdraw=False))
+
+    def withdraw(self, prefixes: list[str]) -> None:
+        self.vtysh(*self._network_commands(prefixes, withdraw=True))
+
+    def apply_config(self, text: str) -> None:
+        self.vtysh(input_text=text)

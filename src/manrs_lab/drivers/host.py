@@ -1,0 +1,75 @@
+"""Hosts: addresses, routes, ping, traceroute, and packets with a chosen source."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from manrs_lab.drivers.handle import NodeHandle
+
+SENDER = Path(__file__).with_name("spoof_sender.py")
+
+
+@dataclass(frozen=True)
+class PingResult:
+    sent: int
+    received: int
+
+    @property
+    def ok(self) -> bool:
+        return self.received > 0
+
+
+@dataclass(frozen=True)
+class Hop:
+    ttl: int
+    address: str | None  # None: no answer (*)
+
+
+class Host:
+    def __init__(self, handle: NodeHandle) -> None:
+        self.handle = handle
+        self.name = handle.name
+
+    def addresses(self) -> list[str]:
+        data = json.loads(self.handle.exec_ok(["ip", "-j", "addr", "show"]))
+        return [
+            f"{a['local']}/{a['prefixlen']}"
+            for link in data for a in link.get("addr_info", []) if link["ifname"] != "lo"
+        ]
+
+    def routes(self) -> list[str]:
+        data = json.loads(self.handle.exec_ok(["ip", "-j", "route", "show"]))
+        return [f"{r['dst']} via {r.get('gateway', 'direct')}" for r in data]
+
+    def ping(self, dst: str, count: int = 3, timeout: float = 1.0) -> PingResult:
+        result = self.handle.exec(
+            ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", f"{timeout:g}", dst],
+            timeout=count * (timeout + 0.5) + 5,
+        )
+        match = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
+        if match is None:
+            return PingResult(sent=count, received=0)
+        return PingResult(sent=int(match.group(1)), received=int(match.group(2)))
+
+    def traceroute(self, dst: str, max_hops: int = 10) -> list[Hop]:
+        result = self.handle.exec(
+            ["traceroute", "-n", "-q", "1", "-w", "1", "-m", str(max_hops), dst],
+            timeout=max_hops * 1.5 + 5,
+        )
+        hops = []
+        for line in result.stdout.splitlines()[1:]:
+            parts = line.split()
+            if parts and parts[0].isdigit():
+                addr = parts[1] if len(parts) > 1 and parts[1] != "*" else None
+                hops.append(Hop(ttl=int(parts[0]), address=addr))
+        return hops
+
+    def send_spoofed(self, src: str, dst: str, count: int = 5, dport: int = 33999) -> int:
+        """UDP packets from `src` (any address) to `dst`; returns how many were sent."""
+        out = self.handle.exec_ok(
+            ["python3", "-c", SENDER.read_text(), src, dst, str(count), str(dport)]
+        )
+        return int(out.strip() or 0)

@@ -1,0 +1,30 @@
+"""What checks and probes may ask of any router, FRR or BIRD."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+
+
+class Router(Protocol):
+    name: str
+    asn: int
+
+    def sessions(self) -> list[BgpSession]: ...
+
+    def routes(self, prefix: str | None = None) -> list[BgpRoute]:
+        """Paths in the BGP table after import policy; `prefix` = exactly that prefix."""
+        ...
+
+    def announce(self, prefixes: list[str]) -> None: ...
+
+    def withdraw(self, prefixes: list[str]) -> None: ...
+
+    def running_config(self) -> str: ...
+
+    def apply_config(self, text: str) -> None:
+        """FRR: commands applied on top of the running config. BIRD: a whole new config."""
+        ...
+
+    def rpki(self) -> RpkiCacheState: ...

@@ -1,0 +1,35 @@
+"""FRR's per-daemon vty socket: < 1 ms a query, where a vtysh process costs ~45 ms.
+
+Protocol (lib/vty.c): the client writes a command terminated by NUL; the daemon answers with
+the output followed by three NULs and a one-byte status (0 = success).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from manrs_lab.errors import ExecError
+
+END = b"\0\0\0"
+
+
+def vty_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(sock_path))
+            sock.sendall(command.encode() + b"\0")
+            buf = bytearray()
+            while len(buf) < 4 or buf[-4:-1] != END:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ExecError(f"{sock_path}: connection closed during {command!r}")
+                buf += chunk
+        except OSError as exc:
+            raise ExecError(f"{sock_path}: {command!r}: {exc}") from exc
+    status = buf[-1]
+    text = buf[:-4].decode(errors="replace")
+    if status != 0:
+        raise ExecError(f"{command!r} failed: {text.strip()}")
+    return text

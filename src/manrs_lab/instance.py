@@ -1,0 +1,116 @@
+"""A deployed lab instance: its state folder and the record that lets any process find it.
+
+`/run/manrs-lab/<instance>/instance.json` is written before anything is created and updated as
+deploy goes on, so `down` and `doctor` can remove exactly what a crashed run left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from manrs_lab.errors import LabError, NotRunningError
+from manrs_lab.paths import state_root
+
+INSTANCE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NETNS_PREFIX = "ml-"
+RECORD = "instance.json"
+
+
+@dataclass
+class Instance:
+    name: str
+    lab: str
+    runtime: str
+    lab_folder: str
+    created: float = field(default_factory=time.time)
+    nodes: dict[str, str] = field(default_factory=dict)  # node -> role
+    namespaces: list[str] = field(default_factory=list)  # created so far (netns runtime)
+    ready: bool = False
+
+    @property
+    def folder(self) -> Path:
+        return state_root() / self.name
+
+    def node_dir(self, node: str) -> Path:
+        return self.folder / node
+
+    def netns(self, node: str) -> str:
+        return netns_name(self.name, node)
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{RECORD}.tmp"
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.folder / RECORD)
+
+    def remove_folder(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def netns_name(instance: str, node: str) -> str:
+    return f"{NETNS_PREFIX}{instance}--{node}"
+
+
+def validate_instance_name(name: str) -> str:
+    if not INSTANCE_RE.match(name) or len(name) > 40:
+        raise LabError(
+            f"instance name {name!r}: use lower-case letters, digits and single dashes (<= 40)"
+        )
+    return name
+
+
+def load_instance(name: str) -> Instance:
+    path = state_root() / name / RECORD
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise NotRunningError(
+            f"no running lab instance {name!r} (see `manrs-lab status`)"
+        ) from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LabError(f"{path}: unreadable instance record ({exc}); run `manrs-lab doctor`") from exc
+    return Instance(**data)
+
+
+def list_instances() -> list[Instance]:
+    root = state_root()
+    found: list[Instance] = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if (entry / RECORD).is_file():
+            try:
+                found.append(load_instance(entry.name))
+            except LabError:
+                continue
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) counts as dead."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("State:"):
+            return "Z" not in line.split()[1]
+    return True
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def owner_is_us() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,133 @@
+"""What the CLI and the notebooks do to labs: one code path for both."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from manrs_lab.errors import DeployError, LabError, NotRunningError
+from manrs_lab.grader.engine import grade
+from manrs_lab.grader.report import GradeReport
+from manrs_lab.instance import Instance, list_instances, load_instance, validate_instance_name
+from manrs_lab.paths import state_root
+from manrs_lab.progress import Progress
+from manrs_lab.running import RunningLab
+from manrs_lab.runtime.registry import DEFAULT_RUNTIME, make_runtime
+from manrs_lab.spec.loader import load_lab
+from manrs_lab.state import BgpSession
+
+
+@dataclass(frozen=True)
+class UpResult:
+    running: RunningLab
+    deploy_seconds: float
+    converge_seconds: float
+
+
+def up(
+    lab_id: str, progress: Progress, *, instance: str | None = None,
+    runtime: str = DEFAULT_RUNTIME,
+) -> UpResult:
+    lab = load_lab(lab_id)
+    name = validate_instance_name(instance or lab.id)
+    if (state_root() / name).exists():
+        raise DeployError(
+            f"instance {name!r} exists already: `manrs-lab down {name}` first, or give "
+            "`--instance OTHER-NAME` to run a second copy"
+        )
+    inst = Instance(
+        name=name, lab=lab.id, runtime=runtime, lab_folder=str(lab.folder),
+        nodes={n: node.role.value for n, node in lab.topology.nodes.items()},
+    )
+    rt = make_runtime(runtime, lab)
+    start = time.monotonic()
+    rt.deploy(inst, progress)
+    deployed = time.monotonic() - start
+    running = RunningLab(inst, lab, rt)
+    converge = running.wait_converged(progress)
+    inst.ready = True
+    inst.save()
+    return UpResult(running, deployed, converge)
+
+
+def attach(name: str | None = None) -> RunningLab:
+    """The running instance `name`, or the only one running when no name is given."""
+    if name is None:
+        running = list_instances()
+        if len(running) != 1:
+            names = ", ".join(i.name for i in running) or "none"
+            raise NotRunningError(f"name the lab instance (running: {names})")
+        inst = running[0]
+    else:
+        inst = load_instance(name)
+    lab = load_lab(inst.lab_folder)
+    return RunningLab(inst, lab, make_runtime(inst.runtime, lab))
+
+
+def down(name: str | None, progress: Progress) -> str:
+    running = attach(name)
+    running.runtime.destroy(running.instance, progress)
+    return running.instance.name
+
+
+def down_all(progress: Progress) -> list[str]:
+    names = []
+    for inst in list_instances():
+        lab = load_lab(inst.lab_folder)
+        make_runtime(inst.runtime, lab).destroy(inst, progress)
+        names.append(inst.name)
+    return names
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    node: str
+    role: str
+    asn: int | None
+    running: bool
+    sessions: list[BgpSession]
+    error: str | None = None
+
+
+def status(name: str | None) -> tuple[Instance, list[NodeStatus]]:
+    running = attach(name)
+    out = []
+    for node_name, node in running.lab.topology.nodes.items():
+        alive = running.runtime.node_running(running.instance, node_name)
+        sessions: list[BgpSession] = []
+        error = None
+        if alive and node.role.is_router:
+            try:
+                sessions = running.router(node_name).sessions()
+            except LabError as exc:
+                error = str(exc)
+        out.append(NodeStatus(node_name, node.role.value, node.asn, alive, sessions, error))
+    return running.instance, out
+
+
+def check(
+    name: str | None, progress: Progress, *, seed: int | None = None,
+    tasks: list[str] | None = None,
+) -> GradeReport:
+    return grade(attach(name), progress, seed=seed, tasks=tasks)
+
+
+def solve(name: str | None, progress: Progress) -> list[str]:
+    """Apply the lab's reference solution (instructors, tests)."""
+    running = attach(name)
+    applied = []
+    for node, _ in running.lab.spec.solution.items():
+        progress.step(f"applying the reference solution on {node}")
+        running.router(node).apply_config(running.lab.solution_path(node).read_text())
+        applied.append(node)
+        progress.node(node, "solution applied")
+    running.wait_converged(progress)
+    return applied
+
+
+def reset(name: str | None, progress: Progress) -> UpResult:
+    """Back to the starting configs: the same instance torn down and deployed again."""
+    running = attach(name)
+    inst = running.instance
+    running.runtime.destroy(inst, progress)
+    return up(inst.lab_folder, progress, instance=inst.name, runtime=inst.runtime)

@@ -1,0 +1,98 @@
+"""A running lab: its instance record, its spec and runtime, and drivers for its nodes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from manrs_lab.drivers.bird import BirdRouter
+from manrs_lab.drivers.frr import FrrRouter
+from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.host import Host
+from manrs_lab.drivers.router import Router
+from manrs_lab.drivers.rtr import RtrCache
+from manrs_lab.errors import ExecError, LabError
+from manrs_lab.instance import Instance
+from manrs_lab.progress import Progress
+from manrs_lab.runtime.base import Runtime
+from manrs_lab.spec.loader import Lab
+from manrs_lab.spec.topology import Role
+
+
+@dataclass
+class RunningLab:
+    instance: Instance
+    lab: Lab
+    runtime: Runtime
+    _routers: dict[str, Router] = field(default_factory=dict)
+
+    def handle(self, node: str) -> NodeHandle:
+        try:
+            spec_node = self.lab.topology.nodes[node]
+        except KeyError:
+            known = ", ".join(self.lab.topology.nodes)
+            raise LabError(f"no node {node!r} in lab {self.lab.id} (nodes: {known})") from None
+        return NodeHandle(self.instance, spec_node, self.runtime)
+
+    def router(self, node: str) -> Router:
+        if node not in self._routers:
+            handle = self.handle(node)
+            if handle.node.role is Role.FRR:
+                self._routers[node] = FrrRouter(handle)
+            elif handle.node.role is Role.BIRD:
+                self._routers[node] = BirdRouter(handle)
+            else:
+                raise LabError(f"{node} is a {handle.node.role} node, not a router")
+        return self._routers[node]
+
+    def host(self, node: str) -> Host:
+        return Host(self.handle(node))
+
+    def rtr(self, node: str) -> RtrCache:
+        return RtrCache(self.handle(node))
+
+    def router_names(self) -> list[str]:
+        return [n.name for n in self.lab.topology.routers()]
+
+    def wait_converged(self, progress: Progress, timeout: float | None = None) -> float:
+        """Poll until every BGP session is Established and the expected routes are present.
+
+        Returns the seconds it took; raises LabError naming what is still missing.
+        """
+        spec = self.lab.spec.converged
+        deadline = time.monotonic() + (timeout if timeout is not None else spec.timeout)
+        start = time.monotonic()
+        progress.step("waiting for BGP to converge")
+        announced: set[str] = set()
+        while True:
+            missing = self._not_converged()
+            for name in self.router_names():
+                if name not in announced and not any(m.startswith(f"{name}:") for m in missing):
+                    announced.add(name)
+                    progress.node(name, "converged")
+            if not missing:
+                return time.monotonic() - start
+            if time.monotonic() > deadline:
+                raise LabError("the lab did not converge: " + "; ".join(missing))
+            time.sleep(0.05)
+
+    def _not_converged(self) -> list[str]:
+        missing: list[str] = []
+        spec = self.lab.spec.converged
+        for name in self.router_names():
+            try:
+                router = self.router(name)
+                if spec.sessions:
+                    missing += [
+                        f"{name}: session to {s.peer} (AS{s.remote_as}) is {s.state}"
+                        for s in router.sessions() if not s.established
+                    ]
+            except ExecError as exc:
+                missing.append(f"{name}: {exc}")
+        for expect in spec.routes:
+            try:
+                if not self.router(expect.node).routes(expect.prefix):
+                    missing.append(f"{expect.node}: no route for {expect.prefix} yet")
+            except ExecError as exc:
+                missing.append(f"{expect.node}: {exc}")
+        return missing

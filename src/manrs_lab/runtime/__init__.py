@@ -1,0 +1,1 @@
+"""Runtimes deploy a lab instance's topology: netns (default) or containerlab."""

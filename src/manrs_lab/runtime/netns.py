@@ -1,0 +1,280 @@
+"""The embedded runtime: one network namespace per node, veth pairs, daemons as processes.
+
+Interfaces are created straight inside the namespaces (`ip link add eth1 netns A type veth
+peer name eth1 netns B`), so names repeat across instances and nothing appears in the host's
+namespace. Daemons daemonize (or are detached) and outlive the CLI process; the instance record
+and pidfiles under the state folder let any later process find and stop them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from manrs_lab.drivers import daemons
+from manrs_lab.errors import DeployError, LabError
+from manrs_lab.instance import Instance, pid_alive
+from manrs_lab.progress import Progress
+from manrs_lab.runtime.base import ExecResult
+from manrs_lab.spec.loader import Lab
+from manrs_lab.spec.topology import Node, Role
+
+NETNS_DIR = Path("/run/netns")
+
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv6.conf.all.forwarding": "1",
+}
+COMMON_SYSCTLS = {
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv6.conf.all.accept_dad": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.all.keep_addr_on_down": "1",
+}
+STOP_TIMEOUT = 3.0
+READY_TIMEOUT = 10.0
+
+
+def run(argv: list[str], *, input_text: str | None = None, timeout: float = 30.0) -> ExecResult:
+    try:
+        proc = subprocess.run(
+            argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        return ExecResult(tuple(argv), 124, "", f"timed out after {timeout:g} s: {exc}")
+    except FileNotFoundError as exc:
+        return ExecResult(tuple(argv), 127, "", str(exc))
+    return ExecResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def existing_namespaces() -> set[str]:
+    """Read /run/netns directly: `ip netns list` prints errors during parallel deletes."""
+    try:
+        return {p.name for p in NETNS_DIR.iterdir()}
+    except FileNotFoundError:
+        return set()
+
+
+def namespace_pids(ns: str) -> list[int]:
+    result = run(["ip", "netns", "pids", ns], timeout=5)
+    return [int(p) for p in result.stdout.split() if p.isdigit()] if result.ok else []
+
+
+def node_script(node: Node, ifaces: list[str]) -> str:
+    sysctls = dict(COMMON_SYSCTLS)
+    if node.role.is_router:
+        sysctls.update(ROUTER_SYSCTLS)
+    sysctls.update(dict(node.sysctls))
+    for iface in ifaces:
+        sysctls[f"net.ipv6.conf.{iface}.accept_dad"] = "0"
+    lines = ["set -e", "sysctl -qw " + " ".join(f"{k}={v}" for k, v in sysctls.items())]
+    lines.append("ip link set lo up")
+    lines.extend(f"ip link set {shlex.quote(i)} up" for i in ifaces)
+    lines.extend(node.exec)
+    return "\n".join(lines)
+
+
+class NetnsRuntime:
+    name = "netns"
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    # -- deploy ---------------------------------------------------------------------------
+    def deploy(self, instance: Instance, progress: Progress) -> None:
+        daemons.require_binaries()
+        topo = self.lab.topology
+        taken = {instance.netns(n) for n in topo.nodes} & existing_namespaces()
+        if taken:
+            raise DeployError(
+                f"namespaces {', '.join(sorted(taken))} already exist: instance "
+                f"{instance.name!r} is running (`manrs-lab down {instance.name}`) or was left "
+                "behind (`manrs-lab doctor --fix`)"
+            )
+        instance.save()
+        try:
+            self._prepare(instance, progress)
+            self._create_network(instance, progress)
+            self._start_daemons(instance, progress)
+        except BaseException as exc:
+            progress.step("deploy failed: removing what was created")
+            self.destroy(instance, progress)
+            if isinstance(exc, LabError):
+                raise
+            if isinstance(exc, Exception):
+                raise DeployError(f"deploying {instance.name!r} failed: {exc}") from exc
+            raise
+
+    def _prepare(self, instance: Instance, progress: Progress) -> None:
+        progress.step("checking router configurations")
+        for name, node in self.lab.topology.nodes.items():
+            node_dir = instance.node_dir(name)
+            daemons.prepare(node.role, node_dir, self.lab.config_path(name))
+            daemons.syntax_check(node.role, name, node_dir)
+            progress.node(name, "config ok")
+
+    def _create_network(self, instance: Instance, progress: Progress) -> None:
+        topo = self.lab.topology
+        progress.step(f"creating {len(topo.nodes)} namespaces and {len(topo.links)} links")
+        batch = [f"netns add {instance.netns(n)}" for n in topo.nodes]
+        instance.namespaces = [instance.netns(n) for n in topo.nodes]
+        instance.save()
+        for link in topo.links:
+            batch.append(
+                f"link add {link.a.iface} netns {instance.netns(link.a.node)} type veth "
+                f"peer name {link.b.iface} netns {instance.netns(link.b.node)}"
+            )
+        result = run(["ip", "-batch", "-"], input_text="\n".join(batch) + "\n")
+        if not result.ok:
+            raise DeployError(f"creating namespaces and links failed: {result.stderr.strip()}")
+        procs = []
+        for name, node in topo.nodes.items():
+            ifaces = [local.iface for local, _ in topo.links_of(name)]
+            script = node_script(node, ifaces)
+            argv = ["ip", "netns", "exec", instance.netns(name), "sh", "-c", script]
+            procs.append((name, subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )))
+        for name, proc in procs:
+            _, err = proc.communicate(timeout=30)
+            if proc.returncode != 0:
+                raise DeployError(
+                    f"{name}: setting up interfaces failed (sysctls, links or an `exec:` line "
+                    f"in {topo.path}): {err.strip()}"
+                )
+            progress.node(name, "network up")
+
+    def _start_daemons(self, instance: Instance, progress: Progress) -> None:
+        topo = self.lab.topology
+        progress.step("starting routing daemons")
+        started = []
+        for name, node in topo.nodes.items():
+            node_dir = instance.node_dir(name)
+            for launch in daemons.launches(node.role, node_dir):
+                argv = ["ip", "netns", "exec", instance.netns(name), *launch.argv]
+                if launch.foreground:
+                    assert launch.log is not None and launch.pidfile is not None
+                    with launch.log.open("ab") as log:
+                        proc = subprocess.Popen(
+                            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=node_dir,
+                        )
+                    launch.pidfile.write_text(f"{proc.pid}\n")
+                else:
+                    started.append((name, launch, subprocess.Popen(
+                        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                        stdin=subprocess.DEVNULL, cwd=node_dir,
+                    )))
+        for name, launch, proc in started:
+            out, _ = proc.communicate(timeout=30)
+            if proc.returncode != 0:
+                raise DeployError(f"{name}: {Path(launch.argv[0]).name} did not start: {out}")
+        self._wait_ready(instance)
+        boots = []
+        for name, node in topo.nodes.items():
+            argv_boot = daemons.boot_argv(node.role, instance.node_dir(name))
+            if argv_boot is not None:
+                boots.append((name, subprocess.Popen(
+                    argv_boot, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                )))
+        for name, proc in boots:
+            out, _ = proc.communicate(timeout=30)
+            if proc.returncode != 0:
+                raise DeployError(f"{name}: applying frr.conf failed: {out.strip()}")
+        for name in topo.nodes:
+            progress.node(name, "daemons started")
+
+    def _wait_ready(self, instance: Instance) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = {
+            path
+            for name, node in self.lab.topology.nodes.items()
+            for path in daemons.ready_files(node.role, instance.node_dir(name))
+        }
+        while pending:
+            pending = {p for p in pending if not p.exists()}
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(sorted(str(p) for p in pending))
+                raise DeployError(f"daemons did not open their control sockets: {names}")
+            time.sleep(0.01)
+
+    # -- destroy --------------------------------------------------------------------------
+    def destroy(self, instance: Instance, progress: Progress) -> None:
+        progress.step(f"stopping daemons of {instance.name}")
+        present = existing_namespaces()
+        namespaces = [ns for ns in instance.namespaces if ns in present]
+        first: list[int] = []
+        last: list[int] = []
+        for name, role_text in instance.nodes.items():
+            role = Role(role_text)
+            pids = daemons.daemon_pids(role, instance.node_dir(name))
+            if role is Role.FRR and pids:
+                first.extend(pids[:-1])
+                last.append(pids[-1])
+            else:
+                first.extend(pids)
+        for ns in namespaces:
+            first.extend(p for p in namespace_pids(ns) if p not in first and p not in last)
+        stop_processes(first)
+        stop_processes(last)
+        # Anything still inside (a shell a learner left, a stuck daemon): by namespace, not name.
+        stop_processes([p for ns in namespaces for p in namespace_pids(ns)])
+        progress.step(f"removing {len(namespaces)} namespaces")
+        if namespaces:
+            batch = "".join(f"netns del {ns}\n" for ns in namespaces)
+            run(["ip", "-force", "-batch", "-"], input_text=batch)
+        left = set(namespaces) & existing_namespaces()
+        if left:
+            raise LabError(f"could not remove namespaces {', '.join(sorted(left))}")
+        instance.remove_folder()
+
+    # -- access ---------------------------------------------------------------------------
+    def exec(
+        self, instance: Instance, node: str, argv: list[str], *, input_text: str | None = None,
+        timeout: float = 30.0,
+    ) -> ExecResult:
+        ns = instance.netns(node)
+        return run(["ip", "netns", "exec", ns, *argv], input_text=input_text, timeout=timeout)
+
+    def node_running(self, instance: Instance, node: str) -> bool:
+        if instance.netns(node) not in existing_namespaces():
+            return False
+        role = Role(instance.nodes[node])
+        pids = daemons.daemon_pids(role, instance.node_dir(node))
+        expected = len(daemons.pidfiles(role, instance.node_dir(node)))
+        return len(pids) == expected and all(pid_alive(p) for p in pids)
+
+    def local_dir(self, instance: Instance, node: str) -> Path | None:
+        return instance.node_dir(node)
+
+
+def stop_processes(pids: list[int], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM, wait (zombies count as gone), then SIGKILL what is left."""
+    live = [p for p in dict.fromkeys(pids) if pid_alive(p)]
+    for pid in live:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while live and time.monotonic() < deadline:
+        live = [p for p in live if pid_alive(p)]
+        if live:
+            time.sleep(0.01)
+    for pid in live:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while live and time.monotonic() < deadline:
+        live = [p for p in live if pid_alive(p)]
+        if live:
+            time.sleep(0.01)

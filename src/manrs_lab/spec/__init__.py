@@ -1,0 +1,1 @@
+"""Files on disk (containerlab topologies, lab specs) loaded into typed models."""

@@ -1,0 +1,147 @@
+"""`labs/<lab>/lab.yaml` as typed models (schema version 1).
+
+Unknown keys are errors (`extra="forbid"`), so a typo names its field instead of being ignored.
+Paths are relative to the lab's folder. `manrs-lab lint` and every command that loads a lab go
+through `manrs_lab.spec.loader.load_lab`, which adds the checks that need more than one file.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+ID_RE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _network(value: str) -> str:
+    try:
+        return str(ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network address with its length: {exc}") from exc
+
+
+Prefix = Annotated[str, Field(description="an IPv4 or IPv6 prefix, e.g. 198.51.100.0/24")]
+
+
+class NodeFiles(Strict):
+    config: str = Field(description="starting configuration, relative to the lab folder")
+
+
+class Task(Strict):
+    id: Annotated[str, Field(pattern=ID_RE)]
+    title: str
+    points: int = Field(default=1, ge=0)
+    hints: list[str] = Field(default_factory=list, description="in increasing detail")
+
+
+class MoreSpecific(Strict):
+    """A prefix drawn at check time, so it cannot be filtered by name alone."""
+
+    more_specific_of: Prefix
+    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
+
+    @field_validator("more_specific_of")
+    @classmethod
+    def _net(cls, value: str) -> str:
+        return _network(value)
+
+    @field_validator("lengths")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError("lengths is [shortest, longest]")
+        return value
+
+    def draw(self, rng: Any) -> str:
+        parent: IPv4Network | IPv6Network = ip_network(self.more_specific_of)
+        length = rng.randint(*self.lengths)
+        if length <= parent.prefixlen or length > parent.max_prefixlen:
+            raise ValueError(f"/{length} is not longer than {parent}")
+        count = 2 ** (length - parent.prefixlen)
+        index = rng.randrange(count)
+        size = 2 ** (parent.max_prefixlen - length)
+        base = int(parent.network_address) + index * size
+        return str(ip_network((base, length)))
+
+
+PrefixOrDraw = str | MoreSpecific
+
+
+class Announce(Strict):
+    """Probe: `node` originates `prefixes` for the duration of the check, then withdraws them."""
+
+    node: str
+    prefixes: list[PrefixOrDraw] = Field(min_length=1)
+
+    @field_validator("prefixes")
+    @classmethod
+    def _nets(cls, value: list[PrefixOrDraw]) -> list[PrefixOrDraw]:
+        return [_network(v) if isinstance(v, str) else v for v in value]
+
+
+class Probe(Strict):
+    announce: Announce
+
+
+class Check(Strict):
+    id: Annotated[str, Field(pattern=ID_RE)]
+    title: str
+    task: str | None = Field(default=None, description="task id; None for a gate (no points)")
+    check: str = Field(description="name of a registered check function")
+    params: dict[str, Any] = Field(default_factory=dict, alias="with")
+    probe: Probe | None = None
+    wait: float = Field(default=0.0, ge=0, le=120, description="retry until it passes, seconds")
+    hold: float = Field(
+        default=0.0, ge=0, le=30, description="must keep passing this long (absence checks)"
+    )
+    requires: list[str] = Field(default_factory=list)
+
+
+class RouteExpectation(Strict):
+    node: str
+    prefix: Prefix
+
+    @field_validator("prefix")
+    @classmethod
+    def _net(cls, value: str) -> str:
+        return _network(value)
+
+
+class Converged(Strict):
+    """What `up` waits for before it calls the lab ready."""
+
+    sessions: bool = True
+    routes: list[RouteExpectation] = Field(default_factory=list)
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+
+class LabSpecFile(Strict):
+    schema_version: Literal[1] = Field(alias="schema")
+    id: Annotated[str, Field(pattern=ID_RE)]
+    title: str
+    summary: str
+    manrs_actions: list[int] = Field(description="MANRS actions taught (1-4 for network operators)")
+    topology: str = Field(description="name of topologies/<name>.clab.yml")
+    learner: str = Field(description="the node the learner configures")
+    nodes: dict[str, NodeFiles]
+    solution: dict[str, str] = Field(
+        description="reference solution per node, relative to the lab folder"
+    )
+    tasks: list[Task] = Field(min_length=1)
+    checks: list[Check] = Field(min_length=1)
+    converged: Converged = Field(default_factory=Converged)
+
+    @field_validator("topology")
+    @classmethod
+    def _topo_name(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9-]*$", value):
+            raise ValueError("a topology name, e.g. 'customer-filtering' (no path, no suffix)")
+        return value

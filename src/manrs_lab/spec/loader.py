@@ -1,0 +1,139 @@
+"""Find and load labs: `lab.yaml` + its topology + its files, checked across files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from manrs_lab.errors import SpecError
+from manrs_lab.paths import labs_dir, topologies_dir
+from manrs_lab.spec.lab import LabSpecFile
+from manrs_lab.spec.topology import Role, Topology, load_topology
+from manrs_lab.spec.validation import format_validation_error
+
+NEEDS_CONFIG = {Role.FRR, Role.BIRD, Role.RTR}
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A lab as loaded from disk: its spec, topology and the files it points at."""
+
+    spec: LabSpecFile
+    folder: Path
+    topology: Topology
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def config_path(self, node: str) -> Path | None:
+        files = self.spec.nodes.get(node)
+        return self.folder / files.config if files else None
+
+    def solution_path(self, node: str) -> Path:
+        return self.folder / self.spec.solution[node]
+
+
+def lab_ids() -> list[str]:
+    root = labs_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "lab.yaml").is_file())
+
+
+def find_lab_file(lab: str) -> Path:
+    """A lab id (`customer-filtering`) or a path to a lab folder or its lab.yaml."""
+    candidate = Path(lab)
+    if candidate.is_file():
+        return candidate
+    if (candidate / "lab.yaml").is_file():
+        return candidate / "lab.yaml"
+    path = labs_dir() / lab / "lab.yaml"
+    if not path.is_file():
+        known = ", ".join(lab_ids()) or "none"
+        raise SpecError(path, [f"no lab {lab!r} (known labs: {known})"])
+    return path
+
+
+def load_lab(lab: str) -> Lab:
+    path = find_lab_file(lab)
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(path, [f"cannot read: {exc}"]) from exc
+    try:
+        spec = LabSpecFile.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(path, format_validation_error(exc)) from exc
+    folder = path.parent.resolve()
+    topo_path = topologies_dir() / f"{spec.topology}.clab.yml"
+    if not topo_path.is_file():
+        raise SpecError(path, [f"topology: {topo_path} does not exist"])
+    topology = load_topology(topo_path)
+    problems = _cross_check(spec, folder, topology)
+    if problems:
+        raise SpecError(path, problems)
+    return Lab(spec=spec, folder=folder, topology=topology)
+
+
+def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[str]:
+    # Imported here: the grader imports the spec models, and the loader asks the grader whether
+    # each check name and its parameters exist.
+    from manrs_lab.grader.registry import validate_check_params
+
+    problems: list[str] = []
+    if folder.name != spec.id:
+        problems.append(f"id: {spec.id!r} differs from the lab's folder name {folder.name!r}")
+    nodes = topology.nodes
+    for name, node in nodes.items():
+        if node.role in NEEDS_CONFIG and name not in spec.nodes:
+            problems.append(f"nodes: {name} ({node.role}) needs a starting config")
+    for name, files in spec.nodes.items():
+        if name not in nodes:
+            problems.append(f"nodes.{name}: not a node of topology {topology.name!r}")
+        if not (folder / files.config).is_file():
+            problems.append(f"nodes.{name}.config: {folder / files.config} does not exist")
+    learner = nodes.get(spec.learner)
+    if learner is None or not learner.role.is_router:
+        problems.append(f"learner: {spec.learner!r} is not a router of the topology")
+    for name, rel in spec.solution.items():
+        if name not in spec.nodes:
+            problems.append(f"solution.{name}: not a node with a config")
+        elif not (folder / rel).is_file():
+            problems.append(f"solution.{name}: {folder / rel} does not exist")
+
+    task_ids = [t.id for t in spec.tasks]
+    if len(set(task_ids)) != len(task_ids):
+        problems.append("tasks: task ids must be unique")
+    seen: set[str] = set()
+    for i, check in enumerate(spec.checks):
+        where = f"checks[{i}] ({check.id})"
+        if check.id in seen:
+            problems.append(f"{where}.id: used twice")
+        if check.task is not None and check.task not in task_ids:
+            problems.append(f"{where}.task: no task {check.task!r}")
+        for req in check.requires:
+            if req not in seen:
+                problems.append(f"{where}.requires: {req!r} is not an earlier check")
+        seen.add(check.id)
+        if check.probe is not None:
+            probe_node = nodes.get(check.probe.announce.node)
+            if probe_node is None or not probe_node.role.is_router:
+                problems.append(f"{where}.probe.announce.node: not a router of the topology")
+        problems.extend(
+            f"{where}.{msg}"
+            for msg in validate_check_params(
+                check.check, check.params, topology, has_probe=check.probe is not None
+            )
+        )
+    for task in spec.tasks:
+        if not any(c.task == task.id for c in spec.checks):
+            problems.append(f"tasks.{task.id}: no check grades this task")
+    for j, route in enumerate(spec.converged.routes):
+        if route.node not in nodes:
+            problems.append(f"converged.routes[{j}].node: no node {route.node!r}")
+    return problems

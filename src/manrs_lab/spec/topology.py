@@ -1,0 +1,193 @@
+"""containerlab topology files (`topologies/*.clab.yml`) as typed models.
+
+Only the part of containerlab's format the project uses is modelled; other containerlab keys
+are allowed (the file is containerlab's, validated against its schema in the tests) and ignored.
+The project's own facts about a node ride in containerlab `labels`: `manrs.role` and `manrs.asn`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from manrs_lab.errors import SpecError
+from manrs_lab.spec.validation import format_validation_error
+
+ROLE_LABEL = "manrs.role"
+ASN_LABEL = "manrs.asn"
+IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
+NODE_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+
+
+class Role(StrEnum):
+    FRR = "frr"
+    BIRD = "bird"
+    RTR = "rtr"
+    HOST = "host"
+
+    @property
+    def is_router(self) -> bool:
+        return self in (Role.FRR, Role.BIRD)
+
+
+class ClabNode(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    kind: str = "linux"
+    image: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    exec: list[str] = Field(default_factory=list)
+    sysctls: dict[str, str | int] = Field(default_factory=dict)
+    binds: list[str] = Field(default_factory=list)
+
+
+class ClabLink(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    endpoints: list[str]
+
+    @field_validator("endpoints")
+    @classmethod
+    def _two_endpoints(cls, value: list[str]) -> list[str]:
+        if len(value) != 2:
+            raise ValueError("a link has exactly two endpoints, 'node:interface'")
+        for endpoint in value:
+            node, sep, iface = endpoint.partition(":")
+            if not sep or not node or not IFACE_RE.match(iface):
+                raise ValueError(f"endpoint {endpoint!r} is not 'node:interface'")
+        return value
+
+
+class ClabTopologyBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    nodes: dict[str, ClabNode]
+    links: list[ClabLink] = Field(default_factory=list)
+
+
+class ClabFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    topology: ClabTopologyBody
+
+
+class Node(BaseModel):
+    """A node as the runtimes see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: Role
+    asn: int | None
+    image: str | None
+    exec: tuple[str, ...]
+    sysctls: tuple[tuple[str, str], ...]
+
+
+class Endpoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    node: str
+    iface: str
+
+    def __str__(self) -> str:
+        return f"{self.node}:{self.iface}"
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    a: Endpoint
+    b: Endpoint
+
+
+class Topology(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+    nodes: dict[str, Node]
+    links: tuple[Link, ...]
+
+    def routers(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role.is_router]
+
+    def links_of(self, node: str) -> list[tuple[Endpoint, Endpoint]]:
+        """(local, remote) endpoint pairs of a node's links."""
+        pairs: list[tuple[Endpoint, Endpoint]] = []
+        for link in self.links:
+            if link.a.node == node:
+                pairs.append((link.a, link.b))
+            elif link.b.node == node:
+                pairs.append((link.b, link.a))
+        return pairs
+
+
+def _endpoint(text: str) -> Endpoint:
+    node, _, iface = text.partition(":")
+    return Endpoint(node=node, iface=iface)
+
+
+def load_topology(path: Path) -> Topology:
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(path, [f"cannot read: {exc}"]) from exc
+    try:
+        clab = ClabFile.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(path, format_validation_error(exc)) from exc
+
+    problems: list[str] = []
+    nodes: dict[str, Node] = {}
+    for name, cnode in clab.topology.nodes.items():
+        where = f"topology.nodes.{name}"
+        if not NODE_RE.match(name):
+            problems.append(f"{where}: node names are lower-case, start with a letter, <= 24 chars")
+        role_text = cnode.labels.get(ROLE_LABEL)
+        try:
+            role = Role(role_text)
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            problems.append(f"{where}.labels.{ROLE_LABEL}: {role_text!r} is not one of {known}")
+            continue
+        asn: int | None = None
+        asn_text = cnode.labels.get(ASN_LABEL)
+        if asn_text is not None:
+            if not asn_text.isdigit() or not 0 < int(asn_text) < 2**32:
+                problems.append(f"{where}.labels.{ASN_LABEL}: {asn_text!r} is not an AS number")
+            else:
+                asn = int(asn_text)
+        elif role.is_router:
+            problems.append(f"{where}.labels.{ASN_LABEL}: a router needs its AS number")
+        if cnode.kind != "linux":
+            problems.append(f"{where}.kind: only 'linux' nodes are used, got {cnode.kind!r}")
+        nodes[name] = Node(
+            name=name,
+            role=role,
+            asn=asn,
+            image=cnode.image,
+            exec=tuple(cnode.exec),
+            sysctls=tuple((k, str(v)) for k, v in cnode.sysctls.items()),
+        )
+
+    links: list[Link] = []
+    used: set[tuple[str, str]] = set()
+    for index, clink in enumerate(clab.topology.links):
+        a, b = (_endpoint(e) for e in clink.endpoints)
+        for end in (a, b):
+            if end.node not in clab.topology.nodes:
+                problems.append(f"topology.links[{index}].endpoints: unknown node {end.node!r}")
+            if (end.node, end.iface) in used:
+                problems.append(f"topology.links[{index}].endpoints: {end} is used twice")
+            used.add((end.node, end.iface))
+        links.append(Link(a=a, b=b))
+    if problems:
+        raise SpecError(path, problems)
+    return Topology(name=clab.name, path=path, nodes=nodes, links=tuple(links))

@@ -1,0 +1,48 @@
+"""Router state as typed values: what every check sees, whatever daemon produced it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RpkiState(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    NOT_FOUND = "not found"
+
+
+@dataclass(frozen=True)
+class BgpSession:
+    peer: str
+    remote_as: int
+    state: str
+    prefixes_received: int | None = None
+    name: str | None = None
+
+    @property
+    def established(self) -> bool:
+        return self.state == "Established"
+
+
+@dataclass(frozen=True)
+class BgpRoute:
+    """One path for a prefix in a router's BGP table (after import policy)."""
+
+    prefix: str
+    as_path: tuple[int, ...]
+    origin_as: int
+    next_hop: str | None
+    best: bool
+    peer: str | None
+    rpki_state: RpkiState | None = None
+
+    @property
+    def path_text(self) -> str:
+        return " ".join(str(a) for a in self.as_path) or "(local)"
+
+
+@dataclass(frozen=True)
+class RpkiCacheState:
+    connected: bool
+    vrp_count: int
