@@ -81,15 +81,17 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     inst, nodes = operations.status(args.instance)
-    table = Table("node", "role", "AS", "running", "BGP sessions", title=f"{inst.name} ({inst.lab})")
+    title = f"{inst.name} ({inst.lab})"
+    table = Table("node", "role", "AS", "running", "BGP sessions", title=title)
     for n in nodes:
         sessions = ", ".join(
             f"{s.peer} AS{s.remote_as} {s.state}"
             + (f" ({s.prefixes_received} pfx)" if s.prefixes_received is not None else "")
             for s in n.sessions
         ) or (n.error or "")
-        table.add_row(n.node, n.role, str(n.asn or ""), "yes" if n.running else "[red]no[/red]",
-                      sessions)
+        table.add_row(
+            n.node, n.role, str(n.asn or ""), "yes" if n.running else "[red]no[/red]", sessions
+        )
     out.print(table)
     return 0 if all(n.running for n in nodes) else 1
 
@@ -117,16 +119,21 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def print_report(report: GradeReport) -> None:
     table = Table("", "check", "task", "result", title=f"{report.lab} ({report.instance})")
     for c in report.checks:
-        mark = "[green]PASS[/green]" if c.passed else ("[yellow]SKIP[/yellow]" if c.skipped
-                                                       else "[red]FAIL[/red]")
+        mark = (
+            "[green]PASS[/green]"
+            if c.passed
+            else ("[yellow]SKIP[/yellow]" if c.skipped else "[red]FAIL[/red]")
+        )
         table.add_row(mark, c.title, c.task or "-", c.evidence if c.passed else c.message)
     out.print(table)
     for t in report.tasks:
         hint = f"  hint: {t.next_hint}" if t.next_hint else ""
         colour = "green" if t.passed else "red"
         out.print(f"[{colour}]{t.points}/{t.max_points}[/{colour}] {t.title}{hint}")
-    out.print(f"[bold]score {report.points}/{report.max_points}[/bold] "
-              f"({report.seconds:.2f} s, seed {report.seed})")
+    out.print(
+        f"[bold]score {report.points}/{report.max_points}[/bold] "
+        f"({report.seconds:.2f} s, seed {report.seed})"
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -87,9 +87,9 @@ def examine() -> DoctorReport:
             report.processes.append((pid, text))
     if root.is_dir():
         for entry in sorted(root.iterdir()):
-            if entry.is_dir() and entry.name not in healthy and entry.name not in stale:
-                if not (entry / RECORD).exists():
-                    report.folders.append(entry.name)
+            known = entry.name in healthy or entry.name in stale
+            if entry.is_dir() and not known and not (entry / RECORD).exists():
+                report.folders.append(entry.name)
     return report
 
 
@@ -108,4 +108,3 @@ def fix(report: DoctorReport) -> None:
         run(["ip", "-force", "-batch", "-"], input_text="".join(f"netns del {n}\n" for n in left))
     for name in report.folders:
         shutil.rmtree(root / name, ignore_errors=True)
-

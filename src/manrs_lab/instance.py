@@ -70,11 +70,11 @@ def load_instance(name: str) -> Instance:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise NotRunningError(
-            f"no running lab instance {name!r} (see `manrs-lab status`)"
-        ) from exc
+        raise NotRunningError(f"no running lab instance {name!r} (see `manrs-lab status`)") from exc
     except (OSError, json.JSONDecodeError) as exc:
-        raise LabError(f"{path}: unreadable instance record ({exc}); run `manrs-lab doctor`") from exc
+        raise LabError(
+            f"{path}: unreadable instance record ({exc}); run `manrs-lab doctor`"
+        ) from exc
     return Instance(**data)
 
 

@@ -25,7 +25,10 @@ class UpResult:
 
 
 def up(
-    lab_id: str, progress: Progress, *, instance: str | None = None,
+    lab_id: str,
+    progress: Progress,
+    *,
+    instance: str | None = None,
     runtime: str = DEFAULT_RUNTIME,
 ) -> UpResult:
     lab = load_lab(lab_id)
@@ -36,7 +39,10 @@ def up(
             "`--instance OTHER-NAME` to run a second copy"
         )
     inst = Instance(
-        name=name, lab=lab.id, runtime=runtime, lab_folder=str(lab.folder),
+        name=name,
+        lab=lab.id,
+        runtime=runtime,
+        lab_folder=str(lab.folder),
         nodes={n: node.role.value for n, node in lab.topology.nodes.items()},
     )
     rt = make_runtime(runtime, lab)
@@ -106,7 +112,10 @@ def status(name: str | None) -> tuple[Instance, list[NodeStatus]]:
 
 
 def check(
-    name: str | None, progress: Progress, *, seed: int | None = None,
+    name: str | None,
+    progress: Progress,
+    *,
+    seed: int | None = None,
     tasks: list[str] | None = None,
 ) -> GradeReport:
     return grade(attach(name), progress, seed=seed, tasks=tasks)

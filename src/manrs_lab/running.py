@@ -85,7 +85,8 @@ class RunningLab:
                 if spec.sessions:
                     missing += [
                         f"{name}: session to {s.peer} (AS{s.remote_as}) is {s.state}"
-                        for s in router.sessions() if not s.established
+                        for s in router.sessions()
+                        if not s.established
                     ]
             except ExecError as exc:
                 missing.append(f"{name}: {exc}")

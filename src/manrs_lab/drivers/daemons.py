@@ -55,7 +55,7 @@ def prepare(role: Role, node_dir: Path, config: Path | None) -> None:
         # Probes add a static protocol here at check time (see BirdRouter.announce).
         (node_dir / BIRD_PROBES).write_text("")
         with target.open("a") as fh:
-            fh.write(f'\n# added by manrs-lab: routes announced by grader probes\ninclude "{BIRD_PROBES}";\n')
+            fh.write(f'\n# added by manrs-lab: grader probes\ninclude "{BIRD_PROBES}";\n')
 
 
 def syntax_check(role: Role, node: str, node_dir: Path) -> None:
@@ -93,9 +93,21 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
     if role is Role.FRR:
         run = node_dir / "run"
         common = (
-            "-d", "--vty_socket", str(run), "-z", str(run / "zserv.api"), "-A", "127.0.0.1",
-            "-u", "frr", "-g", "frr", "--log", f"file:{node_dir / 'frr.log'}",
-            "--limit-fds", "1024",
+            "-d",
+            "--vty_socket",
+            str(run),
+            "-z",
+            str(run / "zserv.api"),
+            "-A",
+            "127.0.0.1",
+            "-u",
+            "frr",
+            "-g",
+            "frr",
+            "--log",
+            f"file:{node_dir / 'frr.log'}",
+            "--limit-fds",
+            "1024",
         )
         out = []
         for daemon in FRR_DAEMONS:
@@ -106,18 +118,32 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
         return out
     if role is Role.BIRD:
         return [
-            Launch((
-                "bird", "-c", str(node_dir / "bird.conf"), "-s", str(node_dir / "bird.ctl"),
-                "-P", str(node_dir / "bird.pid"),
-            ))
+            Launch(
+                (
+                    "bird",
+                    "-c",
+                    str(node_dir / "bird.conf"),
+                    "-s",
+                    str(node_dir / "bird.ctl"),
+                    "-P",
+                    str(node_dir / "bird.pid"),
+                )
+            )
         ]
     if role is Role.RTR:
         return [
             Launch(
                 (
-                    "stayrtr", "-cache", str(node_dir / "vrps.json"), "-bind", f":{RTR_PORT}",
-                    "-checktime=false", "-refresh", "5",
-                    "-metrics.addr", f"127.0.0.1:{RTR_METRICS_PORT}",
+                    "stayrtr",
+                    "-cache",
+                    str(node_dir / "vrps.json"),
+                    "-bind",
+                    f":{RTR_PORT}",
+                    "-checktime=false",
+                    "-refresh",
+                    "5",
+                    "-metrics.addr",
+                    f"127.0.0.1:{RTR_METRICS_PORT}",
                 ),
                 foreground=True,
                 pidfile=node_dir / "stayrtr.pid",

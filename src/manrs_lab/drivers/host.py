@@ -37,7 +37,9 @@ class Host:
         data = json.loads(self.handle.exec_ok(["ip", "-j", "addr", "show"]))
         return [
             f"{a['local']}/{a['prefixlen']}"
-            for link in data for a in link.get("addr_info", []) if link["ifname"] != "lo"
+            for link in data
+            for a in link.get("addr_info", [])
+            if link["ifname"] != "lo"
         ]
 
     def routes(self) -> list[str]:

@@ -32,8 +32,11 @@ class RtrCache:
         ]
 
     def set_vrps(self, vrps: list[Vrp]) -> None:
-        doc = {"roas": [{"prefix": v.prefix, "maxLength": v.max_length, "asn": f"AS{v.asn}"}
-                        for v in vrps]}
+        doc = {
+            "roas": [
+                {"prefix": v.prefix, "maxLength": v.max_length, "asn": f"AS{v.asn}"} for v in vrps
+            ]
+        }
         text = json.dumps(doc, indent=2) + "\n"
         local = self.handle.local_dir
         if local is not None:

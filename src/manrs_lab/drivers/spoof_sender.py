@@ -12,7 +12,7 @@ import sys
 def checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF
@@ -22,8 +22,17 @@ def packet(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
     udp_len = 8 + len(payload)
     udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
     ip_header = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0x4D4C, 0, 64, socket.IPPROTO_UDP, 0,
-        socket.inet_aton(src), socket.inet_aton(dst),
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + udp_len,
+        0x4D4C,
+        0,
+        64,
+        socket.IPPROTO_UDP,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
     )
     ip_header = ip_header[:10] + struct.pack("!H", checksum(ip_header)) + ip_header[12:]
     return ip_header + udp

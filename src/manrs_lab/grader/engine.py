@@ -26,7 +26,11 @@ PROBE_VISIBLE_TIMEOUT = 5.0
 
 
 def grade(
-    running: RunningLab, progress: Progress, *, seed: int | None = None, tasks: list[str] | None = None
+    running: RunningLab,
+    progress: Progress,
+    *,
+    seed: int | None = None,
+    tasks: list[str] | None = None,
 ) -> GradeReport:
     spec = running.lab.spec
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
@@ -41,8 +45,13 @@ def grade(
         blocked = [r for r in chk.requires if not results[r].passed]
         if blocked:
             results[chk.id] = CheckResult(
-                chk.id, chk.title, chk.task, passed=False, skipped=True,
-                message=f"skipped: needs {', '.join(blocked)} to pass first", evidence="",
+                chk.id,
+                chk.title,
+                chk.task,
+                passed=False,
+                skipped=True,
+                message=f"skipped: needs {', '.join(blocked)} to pass first",
+                evidence="",
                 seconds=0.0,
             )
         else:
@@ -56,14 +65,22 @@ def grade(
         own = [r for r in results.values() if r.task == task.id]
         gates = [r for r in results.values() if r.task is None]
         passed = bool(own) and all(r.passed for r in own + gates)
-        task_results.append(TaskResult(
-            id=task.id, title=task.title, passed=passed,
-            points=task.points if passed else 0, max_points=task.points,
-            next_hint=None if passed else (task.hints[0] if task.hints else None),
-        ))
+        task_results.append(
+            TaskResult(
+                id=task.id,
+                title=task.title,
+                passed=passed,
+                points=task.points if passed else 0,
+                max_points=task.points,
+                next_hint=None if passed else (task.hints[0] if task.hints else None),
+            )
+        )
     return GradeReport(
-        lab=spec.id, instance=running.instance.name, seed=seed,
-        seconds=round(time.monotonic() - start, 3), tasks=task_results,
+        lab=spec.id,
+        instance=running.instance.name,
+        seed=seed,
+        seconds=round(time.monotonic() - start, 3),
+        tasks=task_results,
         checks=list(results.values()),
     )
 
@@ -89,14 +106,30 @@ def _run_check(running: RunningLab, chk: Check, rng: random.Random) -> CheckResu
             ctx = CheckContext(running=running, probe=probe)
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
     except CheckFailed as failed:
-        return CheckResult(chk.id, chk.title, chk.task, False, False, str(failed), "",
-                           round(time.monotonic() - start, 3))
+        return CheckResult(
+            chk.id,
+            chk.title,
+            chk.task,
+            False,
+            False,
+            str(failed),
+            "",
+            round(time.monotonic() - start, 3),
+        )
     except (ExecError, LabError) as exc:
-        return CheckResult(chk.id, chk.title, chk.task, False, False,
-                           f"could not read the routers' state: {exc}", "",
-                           round(time.monotonic() - start, 3))
-    return CheckResult(chk.id, chk.title, chk.task, True, False, "", evidence,
-                       round(time.monotonic() - start, 3))
+        return CheckResult(
+            chk.id,
+            chk.title,
+            chk.task,
+            False,
+            False,
+            f"could not read the routers' state: {exc}",
+            "",
+            round(time.monotonic() - start, 3),
+        )
+    return CheckResult(
+        chk.id, chk.title, chk.task, True, False, "", evidence, round(time.monotonic() - start, 3)
+    )
 
 
 def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
@@ -117,7 +150,9 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
 
 
 @contextmanager
-def _probe(running: RunningLab, probe: Probe | None, rng: random.Random) -> Iterator[ProbeResult | None]:
+def _probe(
+    running: RunningLab, probe: Probe | None, rng: random.Random
+) -> Iterator[ProbeResult | None]:
     if probe is None:
         yield None
         return

@@ -98,5 +98,6 @@ def validate_check_params(
 
 
 def _load_builtin_checks() -> None:
-    # Importing the modules registers their checks.
-    from manrs_lab.grader import checks_bgp  # noqa: F401
+    # Importing the package registers every check (its __init__ lists the modules). Not at the
+    # top: checks use the running-lab layer, which imports the spec loader, which imports us.
+    import manrs_lab.grader.checks  # noqa: F401, PLC0415

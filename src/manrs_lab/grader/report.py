@@ -57,7 +57,8 @@ class GradeReport:
 
     def failures(self, task_id: str | None = None) -> list[CheckResult]:
         return [
-            c for c in self.checks
+            c
+            for c in self.checks
             if not c.passed and (task_id is None or c.task == task_id or c.task is None)
         ]
 

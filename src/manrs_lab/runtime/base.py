@@ -33,7 +33,12 @@ class Runtime(Protocol):
         """Stop every daemon and remove every namespace/container of the instance."""
 
     def exec(
-        self, instance: Instance, node: str, argv: list[str], *, input_text: str | None = None,
+        self,
+        instance: Instance,
+        node: str,
+        argv: list[str],
+        *,
+        input_text: str | None = None,
         timeout: float = 30.0,
     ) -> ExecResult:
         """Run a command inside a node."""

@@ -8,6 +8,7 @@ and pidfiles under the state folder let any later process find and stop them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -137,9 +138,14 @@ class NetnsRuntime:
             ifaces = [local.iface for local, _ in topo.links_of(name)]
             script = node_script(node, ifaces)
             argv = ["ip", "netns", "exec", instance.netns(name), "sh", "-c", script]
-            procs.append((name, subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )))
+            procs.append(
+                (
+                    name,
+                    subprocess.Popen(
+                        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                    ),
+                )
+            )
         for name, proc in procs:
             _, err = proc.communicate(timeout=30)
             if proc.returncode != 0:
@@ -158,18 +164,33 @@ class NetnsRuntime:
             for launch in daemons.launches(node.role, node_dir):
                 argv = ["ip", "netns", "exec", instance.netns(name), *launch.argv]
                 if launch.foreground:
-                    assert launch.log is not None and launch.pidfile is not None
+                    assert launch.log is not None
+                    assert launch.pidfile is not None
                     with launch.log.open("ab") as log:
-                        proc = subprocess.Popen(
-                            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=node_dir,
+                        detached = subprocess.Popen(
+                            argv,
+                            stdout=log,
+                            stderr=log,
+                            stdin=subprocess.DEVNULL,
+                            start_new_session=True,
+                            cwd=node_dir,
                         )
-                    launch.pidfile.write_text(f"{proc.pid}\n")
+                    launch.pidfile.write_text(f"{detached.pid}\n")
                 else:
-                    started.append((name, launch, subprocess.Popen(
-                        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                        stdin=subprocess.DEVNULL, cwd=node_dir,
-                    )))
+                    started.append(
+                        (
+                            name,
+                            launch,
+                            subprocess.Popen(
+                                argv,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                text=True,
+                                stdin=subprocess.DEVNULL,
+                                cwd=node_dir,
+                            ),
+                        )
+                    )
         for name, launch, proc in started:
             out, _ = proc.communicate(timeout=30)
             if proc.returncode != 0:
@@ -179,12 +200,17 @@ class NetnsRuntime:
         for name, node in topo.nodes.items():
             argv_boot = daemons.boot_argv(node.role, instance.node_dir(name))
             if argv_boot is not None:
-                boots.append((name, subprocess.Popen(
-                    argv_boot, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                )))
-        for name, proc in boots:
-            out, _ = proc.communicate(timeout=30)
-            if proc.returncode != 0:
+                boots.append(
+                    (
+                        name,
+                        subprocess.Popen(
+                            argv_boot, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                        ),
+                    )
+                )
+        for name, boot in boots:
+            out, _ = boot.communicate(timeout=30)
+            if boot.returncode != 0:
                 raise DeployError(f"{name}: applying frr.conf failed: {out.strip()}")
         for name in topo.nodes:
             progress.node(name, "daemons started")
@@ -237,7 +263,12 @@ class NetnsRuntime:
 
     # -- access ---------------------------------------------------------------------------
     def exec(
-        self, instance: Instance, node: str, argv: list[str], *, input_text: str | None = None,
+        self,
+        instance: Instance,
+        node: str,
+        argv: list[str],
+        *,
+        input_text: str | None = None,
         timeout: float = 30.0,
     ) -> ExecResult:
         ns = instance.netns(node)
@@ -259,20 +290,16 @@ def stop_processes(pids: list[int], timeout: float = STOP_TIMEOUT) -> None:
     """SIGTERM, wait (zombies count as gone), then SIGKILL what is left."""
     live = [p for p in dict.fromkeys(pids) if pid_alive(p)]
     for pid in live:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while live and time.monotonic() < deadline:
         live = [p for p in live if pid_alive(p)]
         if live:
             time.sleep(0.01)
     for pid in live:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while live and time.monotonic() < deadline:
         live = [p for p in live if pid_alive(p)]

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from manrs_lab.errors import SpecError
+from manrs_lab.grader.registry import validate_check_params
 from manrs_lab.paths import labs_dir, topologies_dir
 from manrs_lab.spec.lab import LabSpecFile
 from manrs_lab.spec.topology import Role, Topology, load_topology
@@ -81,10 +82,6 @@ def load_lab(lab: str) -> Lab:
 
 
 def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[str]:
-    # Imported here: the grader imports the spec models, and the loader asks the grader whether
-    # each check name and its parameters exist.
-    from manrs_lab.grader.registry import validate_check_params
-
     problems: list[str] = []
     if folder.name != spec.id:
         problems.append(f"id: {spec.id!r} differs from the lab's folder name {folder.name!r}")

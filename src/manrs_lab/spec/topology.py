@@ -150,7 +150,7 @@ def load_topology(path: Path) -> Topology:
         where = f"topology.nodes.{name}"
         if not NODE_RE.match(name):
             problems.append(f"{where}: node names are lower-case, start with a letter, <= 24 chars")
-        role_text = cnode.labels.get(ROLE_LABEL)
+        role_text = cnode.labels.get(ROLE_LABEL, "")
         try:
             role = Role(role_text)
         except ValueError:

@@ -34,8 +34,9 @@ def bgp_sessions_established(ctx: CheckContext, params: SessionsParams) -> str:
         for session in ctx.running.router(name).sessions():
             count += 1
             if not session.established:
-                down.append(f"{name}'s session to {session.peer} (AS{session.remote_as}) is "
-                            f"{session.state}")
+                down.append(
+                    f"{name}'s session to {session.peer} (AS{session.remote_as}) is {session.state}"
+                )
     if down:
         raise CheckFailed("; ".join(down) + ". Look at `show bgp summary` on those routers.")
     return f"{count} sessions Established on {', '.join(names)}"
@@ -84,8 +85,7 @@ def probe_not_accepted(ctx: CheckContext, params: ObserversParams) -> str:
     for observer in params.observers:
         for prefix in probe.prefixes:
             bad = [
-                r for r in ctx.running.router(observer).routes(prefix)
-                if r.origin_as == probe.asn
+                r for r in ctx.running.router(observer).routes(prefix) if r.origin_as == probe.asn
             ]
             leaks += [
                 f"{observer} {'accepted' if observer == ctx.learner else 'received'} {prefix} "
