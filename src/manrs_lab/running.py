@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ class RunningLab:
     lab: Lab
     runtime: Runtime
     _routers: dict[str, Router] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, node: str) -> NodeHandle:
         try:
@@ -35,6 +37,10 @@ class RunningLab:
         return NodeHandle(self.instance, spec_node, self.runtime)
 
     def router(self, node: str) -> Router:
+        with self._lock:
+            return self._router(node)
+
+    def _router(self, node: str) -> Router:
         if node not in self._routers:
             handle = self.handle(node)
             if handle.node.role is Role.FRR:

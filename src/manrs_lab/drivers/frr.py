@@ -85,18 +85,15 @@ class FrrRouter:
 
     # -- changes --------------------------------------------------------------------------
     def _network_commands(self, prefixes: list[str], withdraw: bool) -> list[str]:
+        """Originate without a static route: with FRR 8.4, a `network` that waits for a blackhole
+        static (import-check) can sit in the update queue ~8 s before it is sent."""
         neg = "no " if withdraw else ""
-        commands = ["configure terminal"]
+        commands = ["configure terminal", f"router bgp {self.asn}", "no bgp network import-check"]
         for prefix in prefixes:
-            family = _family(prefix)
-            static = "ipv6 route" if family == "ipv6" else "ip route"
             commands += [
-                f"{neg}{static} {prefix} blackhole",
-                f"router bgp {self.asn}",
-                f"address-family {family} unicast",
+                f"address-family {_family(prefix)} unicast",
                 f"{neg}network {prefix}",
                 "exit-address-family",
-                "exit",
             ]
         return [*commands, "end"]
 

@@ -1,15 +1,19 @@
 """Run a lab's checks against a running instance.
 
 `wait:` retries a check until it passes or time runs out (never a fixed sleep); `hold:` asks a
-passing check to keep passing that long (for "the hijack never shows up"); `requires:` skips a
-check whose prerequisite failed. A probe acts on the lab for the check's duration only.
+passing check to keep passing that long ("the hijack never shows up", "the route stays");
+`requires:` skips a check whose prerequisite failed; `after:` only orders. Checks whose
+prerequisites are done run concurrently, so a check costs its longest hold, not the sum.
+A probe acts on the lab for the check's duration only; probes on one router take turns.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from manrs_lab.drivers.router import Router
@@ -22,6 +26,7 @@ from manrs_lab.running import RunningLab
 from manrs_lab.spec.lab import Check, Probe
 
 POLL = 0.1
+MAX_CONCURRENT_CHECKS = 8
 PROBE_VISIBLE_TIMEOUT = 5.0
 
 
@@ -34,30 +39,13 @@ def grade(
 ) -> GradeReport:
     spec = running.lab.spec
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    rng = random.Random(seed)
     start = time.monotonic()
-    results: dict[str, CheckResult] = {}
     selected = [c for c in spec.checks if tasks is None or c.task is None or c.task in tasks]
     needed = _with_prerequisites(selected, spec.checks)
-    for chk in spec.checks:
-        if chk.id not in needed:
-            continue
-        blocked = [r for r in chk.requires if not results[r].passed]
-        if blocked:
-            results[chk.id] = CheckResult(
-                chk.id,
-                chk.title,
-                chk.task,
-                passed=False,
-                skipped=True,
-                message=f"skipped: needs {', '.join(blocked)} to pass first",
-                evidence="",
-                seconds=0.0,
-            )
-        else:
-            progress.step(f"checking: {chk.title}")
-            results[chk.id] = _run_check(running, chk, rng)
-        progress.node(chk.id, "pass" if results[chk.id].passed else "fail")
+    checks = [c for c in spec.checks if c.id in needed]
+    # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
+    draws = _draw_probe_prefixes(checks, random.Random(seed))
+    results = _run_in_waves(running, checks, draws, progress)
     task_results = []
     for task in spec.tasks:
         if tasks is not None and task.id not in tasks:
@@ -81,7 +69,57 @@ def grade(
         seed=seed,
         seconds=round(time.monotonic() - start, 3),
         tasks=task_results,
-        checks=list(results.values()),
+        checks=[results[c.id] for c in checks],
+    )
+
+
+def _draw_probe_prefixes(checks: list[Check], rng: random.Random) -> dict[str, tuple[str, ...]]:
+    return {
+        c.id: tuple(p if isinstance(p, str) else p.draw(rng) for p in c.probe.announce.prefixes)
+        for c in checks
+        if c.probe is not None
+    }
+
+
+def _run_in_waves(
+    running: RunningLab,
+    checks: list[Check],
+    draws: dict[str, tuple[str, ...]],
+    progress: Progress,
+) -> dict[str, CheckResult]:
+    """Run every check whose `requires`/`after` are done, concurrently; repeat."""
+    results: dict[str, CheckResult] = {}
+    locks = {name: threading.Lock() for name in running.lab.topology.nodes}
+    pending = list(checks)
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
+        while pending:
+            ready = [c for c in pending if all(d in results for d in c.requires + c.after)]
+            pending = [c for c in pending if c not in ready]
+            futures = {}
+            for chk in ready:
+                blocked = [r for r in chk.requires if not results[r].passed]
+                if blocked:
+                    results[chk.id] = _skipped(chk, blocked)
+                    progress.node(chk.id, "skipped")
+                    continue
+                progress.step(f"checking: {chk.title}")
+                futures[chk.id] = pool.submit(_run_check, running, chk, draws.get(chk.id), locks)
+            for check_id, future in futures.items():
+                results[check_id] = future.result()
+                progress.node(check_id, "pass" if results[check_id].passed else "fail")
+    return results
+
+
+def _skipped(chk: Check, blocked: list[str]) -> CheckResult:
+    return CheckResult(
+        chk.id,
+        chk.title,
+        chk.task,
+        passed=False,
+        skipped=True,
+        message=f"skipped: needs {', '.join(blocked)} to pass first",
+        evidence="",
+        seconds=0.0,
     )
 
 
@@ -97,39 +135,29 @@ def _with_prerequisites(selected: list[Check], all_checks: list[Check]) -> set[s
     return needed
 
 
-def _run_check(running: RunningLab, chk: Check, rng: random.Random) -> CheckResult:
+def _run_check(
+    running: RunningLab,
+    chk: Check,
+    prefixes: tuple[str, ...] | None,
+    locks: dict[str, threading.Lock],
+) -> CheckResult:
     definition = get_check(chk.check)
     params = definition.params.model_validate(chk.params)
     start = time.monotonic()
+
+    def result(passed: bool, message: str = "", evidence: str = "") -> CheckResult:
+        seconds = round(time.monotonic() - start, 3)
+        return CheckResult(chk.id, chk.title, chk.task, passed, False, message, evidence, seconds)
+
     try:
-        with _probe(running, chk.probe, rng) as probe:
+        with _probe(running, chk.probe, prefixes, locks) as probe:
             ctx = CheckContext(running=running, probe=probe)
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
     except CheckFailed as failed:
-        return CheckResult(
-            chk.id,
-            chk.title,
-            chk.task,
-            False,
-            False,
-            str(failed),
-            "",
-            round(time.monotonic() - start, 3),
-        )
+        return result(False, message=str(failed))
     except (ExecError, LabError) as exc:
-        return CheckResult(
-            chk.id,
-            chk.title,
-            chk.task,
-            False,
-            False,
-            f"could not read the routers' state: {exc}",
-            "",
-            round(time.monotonic() - start, 3),
-        )
-    return CheckResult(
-        chk.id, chk.title, chk.task, True, False, "", evidence, round(time.monotonic() - start, 3)
-    )
+        return result(False, message=f"could not read the routers' state: {exc}")
+    return result(True, evidence=evidence)
 
 
 def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
@@ -151,20 +179,24 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
 
 @contextmanager
 def _probe(
-    running: RunningLab, probe: Probe | None, rng: random.Random
+    running: RunningLab,
+    probe: Probe | None,
+    prefixes: tuple[str, ...] | None,
+    locks: dict[str, threading.Lock],
 ) -> Iterator[ProbeResult | None]:
-    if probe is None:
+    if probe is None or prefixes is None:
         yield None
         return
-    spec = probe.announce
-    prefixes = tuple(p if isinstance(p, str) else p.draw(rng) for p in spec.prefixes)
-    router = running.router(spec.node)
-    router.announce(list(prefixes))
+    node = probe.announce.node
+    router = running.router(node)
+    with locks[node]:
+        router.announce(list(prefixes))
     try:
         _wait_originated(router, prefixes)
-        yield ProbeResult(node=spec.node, asn=router.asn, prefixes=prefixes)
+        yield ProbeResult(node=node, asn=router.asn, prefixes=prefixes)
     finally:
-        router.withdraw(list(prefixes))
+        with locks[node]:
+            router.withdraw(list(prefixes))
         _wait_withdrawn(router, prefixes)
 
 

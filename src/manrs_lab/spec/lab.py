@@ -102,7 +102,14 @@ class Check(Strict):
     hold: float = Field(
         default=0.0, ge=0, le=30, description="must keep passing this long (absence checks)"
     )
-    requires: list[str] = Field(default_factory=list)
+    requires: list[str] = Field(
+        default_factory=list, description="run after these and only if they passed"
+    )
+    after: list[str] = Field(
+        default_factory=list,
+        description="run after these, whatever their result (checks whose probes would disturb "
+        "each other); checks with neither run concurrently",
+    )
 
 
 class RouteExpectation(Strict):

@@ -113,9 +113,12 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
             problems.append(f"{where}.id: used twice")
         if check.task is not None and check.task not in task_ids:
             problems.append(f"{where}.task: no task {check.task!r}")
-        for req in check.requires:
-            if req not in seen:
-                problems.append(f"{where}.requires: {req!r} is not an earlier check")
+        for field_name, refs in (("requires", check.requires), ("after", check.after)):
+            problems.extend(
+                f"{where}.{field_name}: {ref!r} is not an earlier check"
+                for ref in refs
+                if ref not in seen
+            )
         seen.add(check.id)
         if check.probe is not None:
             probe_node = nodes.get(check.probe.announce.node)
