@@ -32,6 +32,8 @@ class Instance:
     nodes: dict[str, str] = field(default_factory=dict)  # node -> role
     namespaces: list[str] = field(default_factory=list)  # created so far (netns runtime)
     ready: bool = False
+    # node -> config file used instead of the lab's starting config (replayed submissions)
+    config_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from manrs_lab.errors import DeployError, LabError, NotRunningError
 from manrs_lab.grader.engine import grade
@@ -30,8 +32,14 @@ def up(
     *,
     instance: str | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    configs: Mapping[str, Path] | None = None,
 ) -> UpResult:
+    """Deploy and wait until converged. `configs` replaces starting configs per node (a learner's
+    saved running configs, replayed on a grading machine)."""
     lab = load_lab(lab_id)
+    unknown = sorted(set(configs or {}) - set(lab.spec.nodes))
+    if unknown:
+        raise LabError(f"configs given for {', '.join(unknown)}: not nodes with a config")
     name = validate_instance_name(instance or lab.id)
     if (state_root() / name).exists():
         raise DeployError(
@@ -44,6 +52,7 @@ def up(
         runtime=runtime,
         lab_folder=str(lab.folder),
         nodes={n: node.role.value for n, node in lab.topology.nodes.items()},
+        config_overrides={n: str(Path(p).resolve()) for n, p in (configs or {}).items()},
     )
     rt = make_runtime(runtime, lab)
     start = time.monotonic()

@@ -115,7 +115,9 @@ class NetnsRuntime:
         progress.step("checking router configurations")
         for name, node in self.lab.topology.nodes.items():
             node_dir = instance.node_dir(name)
-            daemons.prepare(node.role, node_dir, self.lab.config_path(name))
+            override = instance.config_overrides.get(name)
+            config = Path(override) if override else self.lab.config_path(name)
+            daemons.prepare(node.role, node_dir, config)
             daemons.syntax_check(node.role, name, node_dir)
             progress.node(name, "config ok")
 
