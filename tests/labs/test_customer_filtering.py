@@ -71,7 +71,9 @@ def failed_ids(report: GradeReport) -> set[str]:
 def test_unsolved_lab_fails_the_hijack_checks_with_what_leaked(boot_lab):
     report = graded(boot_lab(LAB))
     assert failed_ids(report) == {
-        "cust1-cannot-hijack", "exact-hijack-dropped", "more-specific-hijack-dropped",
+        "cust1-cannot-hijack",
+        "exact-hijack-dropped",
+        "more-specific-hijack-dropped",
     }
     assert report.points == 0
     messages = {c.id: c.message for c in report.checks}

@@ -43,17 +43,7 @@ class BirdRouter:
         return bird_parse.parse_routes_all(text, self.asn)
 
     def rpki(self) -> RpkiCacheState:
-        text = self.birdc("show protocols all")
-        connected = any(
-            line.split()[1:2] == ["RPKI"] and "Established" in line for line in text.splitlines()
-        )
-        count = 0
-        for table in ("r4", "r6"):
-            out = self.birdc(f"show route table {table} count")
-            for line in out.splitlines():
-                if line.split()[1:2] == ["of"]:
-                    count += int(line.split()[0])
-        return RpkiCacheState(connected=connected, vrp_count=count)
+        return bird_parse.parse_rpki(self.birdc("show protocols all"))
 
     def running_config(self) -> str:
         local = self.handle.local_dir

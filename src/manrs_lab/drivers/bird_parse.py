@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from manrs_lab.state import BgpRoute, BgpSession
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
 
 PROTO_HEAD = re.compile(r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s")
 ROUTE_HEAD = re.compile(
@@ -20,38 +21,59 @@ def strip_banner(text: str) -> str:
     return "\n".join(lines)
 
 
-def parse_protocols_all(text: str) -> list[BgpSession]:
-    """`show protocols all`: the BGP protocols, one session each."""
-    sessions: list[BgpSession] = []
-    block: dict[str, str] = {}
-    name = proto = ""
+@dataclass
+class _ProtocolBlock:
+    name: str
+    proto: str
+    state: str
+    fields: dict[str, str] = field(default_factory=dict)  # first value of each "Key: value"
+    imported: int = 0  # summed over the protocol's channels
 
-    def flush() -> None:
-        if proto == "BGP" and "Neighbor address" in block:
-            imported = re.search(r"(\d+) imported", block.get("Routes", ""))
-            sessions.append(
-                BgpSession(
-                    peer=block["Neighbor address"],
-                    remote_as=int(block.get("Neighbor AS", "0")),
-                    state=block.get("BGP state", "unknown"),
-                    prefixes_received=int(imported.group(1)) if imported else 0,
-                    name=name,
-                )
-            )
 
+def _protocol_blocks(text: str) -> list[_ProtocolBlock]:
+    blocks: list[_ProtocolBlock] = []
     for line in strip_banner(text).splitlines():
         if not line.strip() or line.startswith("Name "):
             continue
         head = PROTO_HEAD.match(line)
         if head and not line[0].isspace():
-            flush()
-            name, proto, block = head["name"], head["proto"], {}
+            blocks.append(_ProtocolBlock(head["name"], head["proto"], head["state"]))
+            continue
+        if not blocks:
             continue
         key, sep, value = line.strip().partition(":")
-        if sep and key not in block:
-            block[key] = value.strip()
-    flush()
-    return sessions
+        if not sep:
+            continue
+        block = blocks[-1]
+        block.fields.setdefault(key.strip(), value.strip())
+        if key.strip() == "Routes":
+            imported = re.search(r"(\d+) imported", value)
+            block.imported += int(imported.group(1)) if imported else 0
+    return blocks
+
+
+def parse_protocols_all(text: str) -> list[BgpSession]:
+    """`show protocols all`: the BGP protocols, one session each."""
+    return [
+        BgpSession(
+            peer=b.fields["Neighbor address"],
+            remote_as=int(b.fields.get("Neighbor AS", "0")),
+            state=b.fields.get("BGP state", "unknown"),
+            prefixes_received=b.imported,
+            name=b.name,
+        )
+        for b in _protocol_blocks(text)
+        if b.proto == "BGP" and "Neighbor address" in b.fields
+    ]
+
+
+def parse_rpki(text: str) -> RpkiCacheState:
+    """`show protocols all`: RPKI protocols' status and the VRPs their ROA channels imported."""
+    caches = [b for b in _protocol_blocks(text) if b.proto == "RPKI"]
+    return RpkiCacheState(
+        connected=any(b.fields.get("Status") == "Established" for b in caches),
+        vrp_count=sum(b.imported for b in caches),
+    )
 
 
 def parse_routes_all(text: str, local_as: int) -> list[BgpRoute]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from manrs_lab.drivers.handle import NodeHandle
 
 SENDER = Path(__file__).with_name("spoof_sender.py")
+COUNT_TABLE = "manrs_count"
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,35 @@ class Host:
             ["python3", "-c", SENDER.read_text(), src, dst, str(count), str(dport)]
         )
         return int(out.strip() or 0)
+
+    # -- counting what arrives (anti-spoofing probes) -----------------------------------------
+    def count_from(self, sources: list[str]) -> None:
+        """Start counting packets that arrive from each source address (resets counters)."""
+        rules = "".join(f"    ip saddr {src} counter\n" for src in sources)
+        ruleset = (
+            f"table inet {COUNT_TABLE}\ndelete table inet {COUNT_TABLE}\n"
+            f"table inet {COUNT_TABLE} {{\n  chain input {{\n"
+            f"    type filter hook input priority -300;\n{rules}  }}\n}}\n"
+        )
+        self.handle.exec_ok(["nft", "-f", "-"], input_text=ruleset)
+
+    def counted(self) -> dict[str, int]:
+        """Packets counted per source since `count_from`."""
+        out = self.handle.exec_ok(["nft", "-j", "list", "table", "inet", COUNT_TABLE])
+        counts: dict[str, int] = {}
+        for item in json.loads(out)["nftables"]:
+            rule = item.get("rule")
+            if rule is None:
+                continue
+            src = packets = None
+            for expr in rule["expr"]:
+                if "match" in expr:
+                    src = str(expr["match"]["right"])
+                if "counter" in expr:
+                    packets = int(expr["counter"]["packets"])
+            if src is not None and packets is not None:
+                counts[src] = packets
+        return counts
+
+    def stop_counting(self) -> None:
+        self.handle.exec(["nft", "delete", "table", "inet", COUNT_TABLE])

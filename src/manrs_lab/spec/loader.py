@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from manrs_lab.errors import SpecError
 from manrs_lab.grader.registry import validate_check_params
-from manrs_lab.paths import labs_dir, topologies_dir
+from manrs_lab.paths import labs_dir
 from manrs_lab.spec.lab import LabSpecFile
 from manrs_lab.spec.topology import Role, Topology, load_topology
 from manrs_lab.spec.validation import format_validation_error
@@ -71,7 +71,9 @@ def load_lab(lab: str) -> Lab:
     except ValidationError as exc:
         raise SpecError(path, format_validation_error(exc)) from exc
     folder = path.parent.resolve()
-    topo_path = topologies_dir() / f"{spec.topology}.clab.yml"
+    # A lab folder finds its topology in its own content root (labs/<id>/ -> topologies/), so
+    # a checkout, a copy, or test content elsewhere all resolve alike.
+    topo_path = folder.parent.parent / "topologies" / f"{spec.topology}.clab.yml"
     if not topo_path.is_file():
         raise SpecError(path, [f"topology: {topo_path} does not exist"])
     topology = load_topology(topo_path)

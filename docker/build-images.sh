@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Build manrs-lab's container images, offline (no image registry needed).
+#
+#   docker/build-images.sh [--only NAME...] [--no-cache] [--no-pin] [-v|--verbose]
+#
+# NAME: frr bird rtr host (default: all). Each image is tagged manrs-lab/<name>:latest.
+# First makes the base image with docker/build-base.sh (debootstrap + docker import; skipped
+# when it exists), then builds every image FROM it with --build-arg BASE=<base image>.
+# Daemon versions are pinned to the natively installed Debian packages when the host has them
+# (and the mirror still offers that version); --no-pin takes whatever the mirror has.
+#
+# Environment:
+#   BASE_IMAGE  base to build FROM (default manrs-lab/base:bookworm, made by build-base.sh;
+#               set BASE_IMAGE=debian:bookworm-slim where a registry is reachable)
+#   LOG_DIR     where per-image build logs go (default /tmp/manrs-lab-build)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ALL_IMAGES=(frr bird rtr host)
+BASE_IMAGE=${BASE_IMAGE:-manrs-lab/base:bookworm}
+LOG_DIR=${LOG_DIR:-/tmp/manrs-lab-build}
+ONLY=()
+NO_CACHE=()
+PIN=1
+VERBOSE=0
+
+say() { printf 'build-images: %s\n' "$*"; }
+die() { printf 'build-images: ERROR: %s\n' "$*" >&2; exit 1; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --only)
+            shift
+            while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do ONLY+=("$1"); shift; done
+            [ ${#ONLY[@]} -gt 0 ] || die "--only needs at least one image name (${ALL_IMAGES[*]})"
+            continue ;;
+        --no-cache) NO_CACHE=(--no-cache) ;;
+        --no-pin) PIN=0 ;;
+        -v|--verbose) VERBOSE=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    shift
+done
+
+IMAGES=("${ALL_IMAGES[@]}")
+if [ ${#ONLY[@]} -gt 0 ]; then
+    for name in "${ONLY[@]}"; do
+        [ -f "$HERE/$name/Dockerfile" ] || die "unknown image '$name' (known: ${ALL_IMAGES[*]})"
+    done
+    IMAGES=("${ONLY[@]}")
+fi
+
+# --- the engine -----------------------------------------------------------------------------
+command -v docker >/dev/null 2>&1 \
+    || die "docker is not installed. Run docker/start-dockerd.sh (installs docker.io and starts dockerd)."
+if ! docker info >/dev/null 2>&1; then
+    die "the Docker engine is not running (docker info fails). Start it with docker/start-dockerd.sh."
+fi
+# Without the buildx plugin, the docker CLI can only use the classic builder.
+if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; then
+    export DOCKER_BUILDKIT=0
+fi
+
+mkdir -p "$LOG_DIR"
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- the base image -------------------------------------------------------------------------
+# Only our own base is made here; any other BASE_IMAGE is pulled by `docker build` as usual.
+if [ "${BASE_IMAGE%%:*}" = "manrs-lab/base" ]; then
+    t0=$(now)
+    if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        say "[base] $BASE_IMAGE: building with debootstrap (about a minute)"
+    fi
+    BASE_IMAGE=$BASE_IMAGE "$HERE/build-base.sh" 2>"$LOG_DIR/base.log" \
+        || { cat "$LOG_DIR/base.log" >&2; die "base image $BASE_IMAGE failed (log: $LOG_DIR/base.log)"; }
+    say "[base] $BASE_IMAGE ready in $(elapsed "$t0")s"
+fi
+
+# --- version pins: the natively installed packages -------------------------------------------
+pin_arg() {  # ARGNAME debian-package
+    [ "$PIN" -eq 1 ] || return 0
+    local ver
+    ver=$(dpkg-query -W -f '${db:Status-Abbrev} ${Version}' "$2" 2>/dev/null | awk '$1 == "ii" { print $2 }') || true
+    [ -n "$ver" ] || return 0
+    if apt-cache show "$2=$ver" >/dev/null 2>&1; then
+        printf -- '--build-arg\n%s=%s\n' "$1" "$ver"
+    else
+        say "note: $2 $ver (installed here) is not offered by the mirror; not pinning" >&2
+    fi
+}
+
+versions_of() {  # image -> "pkg version, ..."
+    local pkgs
+    case "$1" in
+        frr) pkgs="frr frr-rpki-rtrlib" ;;
+        bird) pkgs="bird2" ;;
+        rtr) pkgs="stayrtr" ;;
+        *) pkgs="python3 iproute2" ;;
+    esac
+    # shellcheck disable=SC2086
+    docker run --rm --network none --entrypoint dpkg-query "manrs-lab/$1:latest" \
+        -W -f '${Package} ${Version}\n' $pkgs 2>/dev/null | paste -sd, - | sed 's/,/, /g'
+}
+
+# --- the images -----------------------------------------------------------------------------
+total0=$(now)
+n=0
+for name in "${IMAGES[@]}"; do
+    n=$((n + 1))
+    tag="manrs-lab/$name:latest"
+    args=(--build-arg "BASE=$BASE_IMAGE" -t "$tag" "${NO_CACHE[@]}")
+    case "$name" in
+        frr) mapfile -t pins < <(pin_arg FRR_VERSION frr) ;;
+        bird) mapfile -t pins < <(pin_arg BIRD_VERSION bird2) ;;
+        rtr) mapfile -t pins < <(pin_arg STAYRTR_VERSION stayrtr) ;;
+        *) pins=() ;;
+    esac
+    args+=("${pins[@]}")
+    log="$LOG_DIR/$name.log"
+    t0=$(now)
+    if [ "$VERBOSE" -eq 1 ]; then
+        docker build "${args[@]}" "$HERE/$name" 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+    else
+        rc=0
+        docker build "${args[@]}" "$HERE/$name" >"$log" 2>&1 || rc=$?
+    fi
+    if [ "$rc" -ne 0 ]; then
+        tail -n 25 "$log" >&2
+        die "[$n/${#IMAGES[@]}] $tag failed after $(elapsed "$t0")s (full log: $log)"
+    fi
+    size=$(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }')
+    say "[$n/${#IMAGES[@]}] $tag built in $(elapsed "$t0")s ($size; $(versions_of "$name"))"
+done
+say "done: ${#IMAGES[@]} image(s) in $(elapsed "$total0")s"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Start a Docker engine on a machine without systemd (as root).
+#
+#   docker/start-dockerd.sh            # install docker.io if needed, start dockerd, wait
+#
+# - Installs Debian's docker.io with apt-get when dockerd is missing.
+# - Starts dockerd in the background (its own session, log in /var/log/dockerd.log)
+#   unless an engine already answers `docker info`.
+# - Waits until `docker info` answers (DOCKERD_TIMEOUT seconds, default 60).
+#
+# Extra dockerd flags can be passed with DOCKERD_OPTS (e.g. DOCKERD_OPTS="--iptables=false").
+set -euo pipefail
+
+LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
+TIMEOUT=${DOCKERD_TIMEOUT:-60}
+
+say() { printf 'start-dockerd: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+engine_up() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+
+if engine_up; then
+    say "docker engine already running"
+    exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (dockerd needs it)"
+
+if ! command -v dockerd >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || die "dockerd is missing and apt-get is not available"
+    say "dockerd not found: installing docker.io with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+    command -v dockerd >/dev/null 2>&1 || die "docker.io installed but dockerd is still missing"
+fi
+if ! command -v docker >/dev/null 2>&1; then
+    die "the docker client is missing (expected with docker.io)"
+fi
+
+# A dockerd of ours may be starting already (pid file written, socket not yet up).
+PIDFILE=/var/run/docker.pid
+if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
+    && grep -q dockerd "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null; then
+    say "dockerd (pid $(cat "$PIDFILE")) is starting; waiting for it"
+else
+    # containerd is started by dockerd itself when no system containerd runs.
+    mkdir -p "$(dirname "$LOG")"
+    say "starting dockerd (log: $LOG)"
+    # shellcheck disable=SC2086  # DOCKERD_OPTS is a list of flags
+    setsid nohup dockerd ${DOCKERD_OPTS:-} >>"$LOG" 2>&1 </dev/null &
+    say "dockerd pid $!"
+fi
+
+start=$SECONDS
+until docker info >/dev/null 2>&1; do
+    if (( SECONDS - start >= TIMEOUT )); then
+        say "last lines of $LOG:"
+        tail -n 20 "$LOG" >&2 || true
+        die "dockerd did not answer 'docker info' within ${TIMEOUT}s"
+    fi
+    if [ -s "$PIDFILE" ] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+        tail -n 20 "$LOG" >&2 || true
+        die "dockerd exited; see $LOG"
+    fi
+    sleep 0.5
+done
+say "docker engine is up after $((SECONDS - start))s ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"

@@ -1,0 +1,113 @@
+"""Parsers against output captured from the real daemons (tests/fixtures/capture.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from manrs_lab.drivers import bird_parse, frr_parse
+from manrs_lab.state import BgpRoute
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def frr(name: str) -> dict:
+    return json.loads((FIXTURES / "frr" / f"edge_{name}.json").read_text())
+
+
+def bird(name: str) -> str:
+    return (FIXTURES / "bird" / f"cust1_{name}.txt").read_text()
+
+
+def test_frr_summary_lists_every_peer_with_state_and_prefix_count():
+    sessions = {s.peer: s for s in frr_parse.parse_summary(frr("show_bgp_summary_json"))}
+    assert set(sessions) == {"10.0.1.2", "10.0.2.2", "10.0.10.2"}
+    assert all(s.established for s in sessions.values())
+    assert sessions["10.0.1.2"].remote_as == 64501
+    assert sessions["10.0.2.2"].prefixes_received == 3  # its own /24 and two hijacks
+    assert sessions["10.0.2.2"].name == "cust2"
+
+
+def test_frr_prefix_detail_has_both_paths_and_the_best():
+    routes = frr_parse.parse_prefix_detail(frr("show_bgp_ipv4_unicast_198.18.1.0_24_json"), 64500)
+    by_origin = {r.origin_as: r for r in routes}
+    assert set(by_origin) == {64501, 64502}
+    legit, hijack = by_origin[64501], by_origin[64502]
+    assert legit.best and not hijack.best  # the older path wins between equals
+    assert hijack.as_path == (64502,)
+    assert hijack.peer == "10.0.2.2"
+    assert hijack.next_hop == "10.0.2.2"
+    assert all(r.prefix == "198.18.1.0/24" for r in routes)
+
+
+def test_frr_prefix_detail_of_unknown_prefix_is_empty():
+    assert frr_parse.parse_prefix_detail(frr("show_bgp_ipv4_unicast_198.18.99.0_24_json"), 1) == []
+
+
+def test_frr_table_marks_local_routes_and_origins():
+    routes = frr_parse.parse_table(frr("show_bgp_ipv4_unicast_json"), 64500)
+    own = [r for r in routes if r.prefix == "198.18.0.0/24"]
+    assert own == [BgpRoute("198.18.0.0/24", (), 64500, own[0].next_hop, True, None)]
+    more_specific = [r for r in routes if r.prefix == "198.18.1.128/25"]
+    assert [(r.origin_as, r.best) for r in more_specific] == [(64502, True)]
+    transit = next(r for r in routes if r.prefix == "198.18.10.0/24")
+    assert transit.as_path == (64510,)
+    assert transit.peer == "10.0.10.2"
+
+
+def test_frr_as_path_string_with_a_set():
+    doc = {"routes": {"192.0.2.0/24": [{"path": "64500 {64501,64502}", "bestpath": True}]}}
+    (route,) = frr_parse.parse_table(doc, 1)
+    assert route.as_path == (64500, 64501, 64502)
+
+
+def test_frr_back_to_back_json_documents():
+    assert frr_parse.json_documents('{"a": 1}\n{"b": 2}\n') == [{"a": 1}, {"b": 2}]
+
+
+def test_bird_protocols_gives_the_bgp_session():
+    (session,) = bird_parse.parse_protocols_all(bird("show_protocols_all"))
+    assert session.name == "edge"
+    assert session.peer == "10.0.1.1"
+    assert session.remote_as == 64500
+    assert session.established
+    assert session.prefixes_received == 4
+
+
+def test_bird_routes_with_paths_origins_and_local_statics():
+    routes = {r.prefix: r for r in bird_parse.parse_routes_all(bird("show_route_all"), 64501)}
+    assert set(routes) == {
+        "198.18.0.0/24",
+        "198.18.1.0/24",
+        "198.18.1.128/25",
+        "198.18.2.0/24",
+        "198.18.10.0/24",
+    }
+    hijack = routes["198.18.1.128/25"]
+    assert hijack.as_path == (64500, 64502)
+    assert hijack.origin_as == 64502
+    assert hijack.best
+    assert hijack.peer == "10.0.1.1"
+    own = routes["198.18.1.0/24"]
+    assert own.as_path == ()
+    assert own.origin_as == 64501
+    assert own.peer is None
+
+
+def test_bird_route_filter_output_and_banner():
+    routes = bird_parse.parse_routes_all(bird("show_route_all_where_net_198.18.0.0_24"), 64501)
+    assert [(r.prefix, r.as_path) for r in routes] == [("198.18.0.0/24", (64500,))]
+    assert bird_parse.strip_banner("BIRD 2.0.12 ready.\nTable master4:") == "Table master4:"
+
+
+def test_bird_second_route_for_the_same_net_keeps_the_prefix():
+    text = (
+        "Table master4:\n"
+        "198.18.1.0/24        unicast [a 10:00:00.000] * (100) [AS64501i]\n"
+        "\tvia 10.0.1.2 on eth1\n\tType: BGP univ\n\tBGP.as_path: 64501\n"
+        "                     unicast [b 10:00:01.000] (100) [AS64502i]\n"
+        "\tvia 10.0.2.2 on eth2\n\tType: BGP univ\n\tBGP.as_path: 64502\n"
+    )
+    first, second = bird_parse.parse_routes_all(text, 64500)
+    assert (first.prefix, first.best, first.origin_as) == ("198.18.1.0/24", True, 64501)
+    assert (second.prefix, second.best, second.origin_as) == ("198.18.1.0/24", False, 64502)
