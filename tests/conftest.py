@@ -69,8 +69,9 @@ def leftovers(instance: str, nodes: list[str]) -> list[str]:
     return found
 
 
-def unique_instance(prefix: str) -> str:
-    return f"t-{prefix[:20].rstrip('-')}-{uuid.uuid4().hex[:6]}"
+def unique_instance(lab: str) -> str:
+    """A short unique name from a lab id or a lab folder path."""
+    return f"t-{Path(lab).name[:20].rstrip('-')}-{uuid.uuid4().hex[:6]}"
 
 
 BootLab = Callable[..., RunningLab]
@@ -93,7 +94,7 @@ def boot_lab() -> Iterator[BootLab]:
         name = running.instance.name
         try:
             operations.down(name, SilentProgress())
-        except Exception as exc:  # noqa: BLE001 - report every teardown problem below
+        except Exception as exc:  # report every teardown problem below
             problems.append(f"{name}: down failed: {exc}")
         problems += leftovers(name, list(running.lab.topology.nodes))
     assert not problems, f"teardown left: {problems}"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from manrs_lab.drivers import bird_parse, frr_parse
-from manrs_lab.state import BgpRoute
+from manrs_lab.state import BgpRoute, RpkiCacheState, RpkiState
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -33,7 +33,8 @@ def test_frr_prefix_detail_has_both_paths_and_the_best():
     by_origin = {r.origin_as: r for r in routes}
     assert set(by_origin) == {64501, 64502}
     legit, hijack = by_origin[64501], by_origin[64502]
-    assert legit.best and not hijack.best  # the older path wins between equals
+    assert legit.best  # the older path wins between equals
+    assert not hijack.best
     assert hijack.as_path == (64502,)
     assert hijack.peer == "10.0.2.2"
     assert hijack.next_hop == "10.0.2.2"
@@ -101,13 +102,41 @@ def test_bird_route_filter_output_and_banner():
 
 
 def test_bird_second_route_for_the_same_net_keeps_the_prefix():
-    text = (
-        "Table master4:\n"
-        "198.18.1.0/24        unicast [a 10:00:00.000] * (100) [AS64501i]\n"
-        "\tvia 10.0.1.2 on eth1\n\tType: BGP univ\n\tBGP.as_path: 64501\n"
-        "                     unicast [b 10:00:01.000] (100) [AS64502i]\n"
-        "\tvia 10.0.2.2 on eth2\n\tType: BGP univ\n\tBGP.as_path: 64502\n"
+    text = (FIXTURES / "bird" / "b1_show_route_all_where_net_198.18.50.0_24.txt").read_text()
+    first, second = bird_parse.parse_routes_all(text, 64501)
+    assert (first.prefix, first.best, first.origin_as, first.peer) == (
+        "198.18.50.0/24",
+        True,
+        64500,
+        "10.0.1.1",
     )
-    first, second = bird_parse.parse_routes_all(text, 64500)
-    assert (first.prefix, first.best, first.origin_as) == ("198.18.1.0/24", True, 64501)
-    assert (second.prefix, second.best, second.origin_as) == ("198.18.1.0/24", False, 64502)
+    assert (second.prefix, second.best, second.origin_as, second.peer) == (
+        "198.18.50.0/24",
+        False,
+        64502,
+        "10.1.2.2",
+    )
+
+
+def test_bird_rpki_cache_state_and_sessions_from_one_output():
+    text = (FIXTURES / "bird" / "b1_show_protocols_all.txt").read_text()
+    assert bird_parse.parse_rpki(text) == RpkiCacheState(connected=True, vrp_count=3)
+    assert {s.name for s in bird_parse.parse_protocols_all(text)} == {"r1", "r2"}
+
+
+def test_bird_rpki_without_a_cache_is_disconnected():
+    assert bird_parse.parse_rpki(bird("show_protocols_all")) == RpkiCacheState(False, 0)
+
+
+def test_frr_rpki_cache_state_and_validation_state():
+    connections = json.loads(
+        (FIXTURES / "frr" / "r1_show_rpki_cache-connection_json.json").read_text()
+    )
+    table = json.loads((FIXTURES / "frr" / "r1_show_rpki_prefix-table_json.json").read_text())
+    assert frr_parse.parse_rpki(connections, table) == RpkiCacheState(connected=True, vrp_count=3)
+    doc = json.loads(
+        (FIXTURES / "frr" / "r1_show_bgp_ipv4_unicast_198.18.50.0_24_json.json").read_text()
+    )
+    own = [r for r in frr_parse.parse_prefix_detail(doc, 64500) if r.peer is None]
+    # r1 originates 198.18.50.0/24 but the ROA names AS64502: origin-invalid.
+    assert [r.rpki_state for r in own] == [RpkiState.INVALID]

@@ -75,10 +75,13 @@ class FrrRouter:
         return routes
 
     def rpki(self) -> RpkiCacheState:
-        return frr_parse.parse_rpki(
-            self.show_json("show rpki cache-connection json"),
-            self.show_json("show rpki prefix-table json"),
-        )
+        try:
+            connections = self.show_json("show rpki cache-connection json")
+            table = self.show_json("show rpki prefix-table json")
+        except ExecError:
+            # bgpd refuses both commands (empty answer, error status) until a cache is connected
+            return RpkiCacheState(connected=False, vrp_count=0)
+        return frr_parse.parse_rpki(connections, table)
 
     def running_config(self) -> str:
         return self.vtysh("show running-config")

@@ -1,0 +1,113 @@
+"""Deploy and teardown on real daemons: nothing left behind, instances side by side."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, leftovers, unique_instance
+from manrs_lab import doctor, operations
+from manrs_lab.errors import ConfigSyntaxError, DeployError
+from manrs_lab.instance import netns_name
+from manrs_lab.paths import STATE_ENV
+from manrs_lab.progress import RecordingProgress, SilentProgress
+from manrs_lab.runtime.netns import existing_namespaces
+
+pytestmark = pytest.mark.daemons
+LAB = "customer-filtering"
+NODES = ["edge", "cust1", "cust2", "transit"]
+
+
+def test_up_then_down_leaves_nothing():
+    name = unique_instance("life")
+    progress = RecordingProgress()
+    result = operations.up(LAB, progress, instance=name)
+    try:
+        assert {n for n, _ in progress.events} >= {"step", *NODES}
+        assert ("edge", "converged") in progress.events
+        assert all(netns_name(name, n) in existing_namespaces() for n in NODES)
+        _, nodes = operations.status(name)
+        assert all(n.running for n in nodes)
+        assert all(s.established for n in nodes for s in n.sessions)
+        assert leftovers(name, NODES)  # the probe for leftovers does see a running lab
+    finally:
+        operations.down(name, SilentProgress())
+    assert leftovers(name, NODES) == []
+    assert result.converge_seconds > 0
+
+
+def test_two_instances_side_by_side_are_independent(boot_lab):
+    first = boot_lab(LAB)
+    second = boot_lab(LAB)
+    # Same addresses and interface names in both, kept apart by their namespaces.
+    first.router("cust2").announce(["198.18.1.128/25"])
+    try:
+        seen_first = operations.check(first.instance.name, SilentProgress(), seed=3)
+        seen_second = operations.check(second.instance.name, SilentProgress(), seed=3)
+        assert not seen_first.passed
+        assert not seen_second.passed
+        transit_second = second.router("transit").routes("198.18.1.128/25")
+        assert transit_second == []  # first's announcement never reached second
+    finally:
+        first.router("cust2").withdraw(["198.18.1.128/25"])
+    operations.down(first.instance.name, SilentProgress())
+    _, nodes = operations.status(second.instance.name)
+    assert all(n.running for n in nodes)
+    operations.up(LAB, SilentProgress(), instance=first.instance.name)  # boot_lab removes it
+
+
+def test_same_instance_name_twice_is_refused(boot_lab):
+    running = boot_lab(LAB)
+    with pytest.raises(DeployError, match="exists already"):
+        operations.up(LAB, SilentProgress(), instance=running.instance.name)
+
+
+def test_bad_router_config_names_node_and_file_and_leaves_nothing(tmp_path: Path):
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "labs" / LAB, content / "labs" / LAB)
+    shutil.copytree(REPO / "topologies", content / "topologies")
+    conf = content / "labs" / LAB / "configs" / "transit.conf"
+    conf.write_text(
+        conf.read_text().replace("neighbor 10.0.10.1 remote-as", "neighbour 10.0.10.1 remote-as")
+    )
+    name = unique_instance("badconf")
+    with pytest.raises(ConfigSyntaxError) as info:
+        operations.up(str(content / "labs" / LAB), SilentProgress(), instance=name)
+    assert info.value.node == "transit"
+    assert "neighbour 10.0.10.1" in info.value.output
+    assert leftovers(name, NODES) == []
+
+
+def test_failed_exec_line_removes_what_was_created(tmp_path: Path):
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "labs" / LAB, content / "labs" / LAB)
+    shutil.copytree(REPO / "topologies", content / "topologies")
+    topo = content / "topologies" / f"{LAB}.clab.yml"
+    topo.write_text(topo.read_text().replace("dev eth1\n", "dev eth9\n", 1))
+    name = unique_instance("badexec")
+    with pytest.raises(DeployError, match="cust1: setting up interfaces failed"):
+        operations.up(str(content / "labs" / LAB), SilentProgress(), instance=name)
+    assert leftovers(name, NODES) == []
+
+
+def test_doctor_removes_what_a_crashed_run_left():
+    name = unique_instance("crash")
+    operations.up(LAB, SilentProgress(), instance=name)
+    # A crash that lost the record: namespaces and daemons remain, nothing says whose.
+    (Path(os.environ[STATE_ENV]) / name / "instance.json").unlink()
+    report = doctor.examine()
+    assert {netns_name(name, n) for n in NODES} <= set(report.namespaces)
+    assert any(f"/{name}/" in text for _, text in report.processes)
+    assert name in report.folders
+    doctor.fix(report)
+    assert leftovers(name, NODES) == []
+
+
+def test_doctor_leaves_a_healthy_instance_alone(boot_lab):
+    running = boot_lab(LAB)
+    report = doctor.examine()
+    assert running.instance.name in report.healthy
+    assert not any(running.instance.name in ns for ns in report.namespaces)
