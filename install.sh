@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Install everything manrs-lab needs on Debian 12, as root, then run the main job.
+#   sudo ./install.sh            install (again: harmless), then start the first lab
+#   sudo ./install.sh --no-run   install only (used by ./test.sh)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+RUN_MAIN=1
+[[ "${1:-}" == "--no-run" ]] && RUN_MAIN=0
+
+if [[ $EUID -ne 0 ]]; then
+  echo "install.sh: run as root (sudo ./install.sh): labs create network namespaces" >&2
+  exit 1
+fi
+
+APT_PACKAGES=(
+  frr frr-rpki-rtrlib bird2 stayrtr            # the routers and the RPKI (RTR) cache
+  iproute2 nftables iputils-ping traceroute procps tcpdump
+  python3 python3-venv python3-pip
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "==> apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "==> system packages already installed"
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "install.sh: $PYTHON is older than 3.11; set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+EXTRAS=dev
+grep -q '^notebook = \[' pyproject.toml && EXTRAS="dev,notebook"
+echo "==> pip install -e .[$EXTRAS]"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+
+.venv/bin/manrs-lab lint
+echo "==> installed: .venv/bin/manrs-lab ($(.venv/bin/manrs-lab --version))"
+((RUN_MAIN)) || exit 0
+
+# The main job: the first lab, up and converged, ready for the learner.
+LAB=customer-filtering
+if .venv/bin/manrs-lab status "$LAB" >/dev/null 2>&1; then
+  echo "==> $LAB is already running"
+else
+  .venv/bin/manrs-lab up "$LAB"
+fi
+.venv/bin/manrs-lab status "$LAB"
+cat <<MSG
+
+Next: read labs/$LAB/README.md, then
+  .venv/bin/manrs-lab exec -i $LAB edge -- vtysh     # configure your router
+  .venv/bin/manrs-lab check $LAB                     # grade your work
+  .venv/bin/manrs-lab down $LAB                      # stop the lab
+MSG

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the whole test suite (as root: labs boot real FRR/BIRD daemons in network namespaces).
+# Installs whatever is missing first, so it also works on a fresh machine.
+#   sudo ./test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+./install.sh --no-run
+echo "==> ruff, mypy"
+.venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests
+.venv/bin/mypy
+if [[ -x docker/start-dockerd.sh ]]; then
+  echo "==> docker engine (container tests)"
+  docker/start-dockerd.sh || echo "docker unavailable: container tests will be skipped"
+fi
+echo "==> pytest"
+exec .venv/bin/pytest tests "$@"
