@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./install.sh --no-run
 echo "==> ruff, mypy"
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check src tests
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 if [[ -x docker/start-dockerd.sh ]]; then
   echo "==> docker engine (container tests)"
