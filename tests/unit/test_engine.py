@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from manrs_lab.grader.engine import grade
+from manrs_lab.grader.engine import ProbeBook, grade
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.instance import Instance
 from manrs_lab.progress import RecordingProgress
@@ -170,3 +170,46 @@ def test_only_selected_tasks_are_graded():
     report = grade(running, RecordingProgress(), seed=1, tasks=["t"])
     assert [t.id for t in report.tasks] == ["t"]
     assert calls["b"] == 0
+
+
+def test_after_on_a_check_not_run_does_not_hold_back():
+    running = running_with(
+        [c("a", [True]), {**c("b", [True]), "task": "u", "after": ["a"]}],
+        tasks=[{"id": "t", "title": "T"}, {"id": "u", "title": "U"}],
+    )
+    report = grade(running, RecordingProgress(), seed=1, tasks=["u"])
+    assert [r.id for r in report.checks] == ["b"]
+    assert report.passed
+
+
+class RecordingRouter:
+    """Records what the probe book asks a router to do (no daemon involved)."""
+
+    name = "r"
+    asn = 64500
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def announce(self, prefixes: list[str]) -> None:
+        self.calls.append(("announce", prefixes))
+
+    def withdraw(self, prefixes: list[str]) -> None:
+        self.calls.append(("withdraw", prefixes))
+
+
+def test_probe_book_announces_once_and_withdraws_after_the_last_user():
+    book = ProbeBook()
+    router = RecordingRouter()
+    book.announce(router, ("198.18.1.0/24",))  # type: ignore[arg-type]
+    book.announce(router, ("198.18.1.0/24", "198.18.1.0/25"))  # type: ignore[arg-type]
+    assert book.withdraw(router, ("198.18.1.0/24",)) == []  # type: ignore[arg-type]
+    assert book.withdraw(router, ("198.18.1.0/24", "198.18.1.0/25")) == [  # type: ignore[arg-type]
+        "198.18.1.0/24",
+        "198.18.1.0/25",
+    ]
+    assert router.calls == [
+        ("announce", ["198.18.1.0/24"]),
+        ("announce", ["198.18.1.0/25"]),
+        ("withdraw", ["198.18.1.0/24", "198.18.1.0/25"]),
+    ]

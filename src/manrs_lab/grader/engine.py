@@ -89,11 +89,14 @@ def _run_in_waves(
 ) -> dict[str, CheckResult]:
     """Run every check whose `requires`/`after` are done, concurrently; repeat."""
     results: dict[str, CheckResult] = {}
-    locks = {name: threading.Lock() for name in running.lab.topology.nodes}
+    book = ProbeBook()
+    running_ids = {c.id for c in checks}
+    # `after` only orders: a check not being run this time (other task) does not hold it back.
+    waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
     pending = list(checks)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
         while pending:
-            ready = [c for c in pending if all(d in results for d in c.requires + c.after)]
+            ready = [c for c in pending if all(d in results for d in waits_for[c.id])]
             pending = [c for c in pending if c not in ready]
             futures = {}
             for chk in ready:
@@ -103,7 +106,7 @@ def _run_in_waves(
                     progress.node(chk.id, "skipped")
                     continue
                 progress.step(f"checking: {chk.title}")
-                futures[chk.id] = pool.submit(_run_check, running, chk, draws.get(chk.id), locks)
+                futures[chk.id] = pool.submit(_run_check, running, chk, draws.get(chk.id), book)
             for check_id, future in futures.items():
                 results[check_id] = future.result()
                 progress.node(check_id, "pass" if results[check_id].passed else "fail")
@@ -139,7 +142,7 @@ def _run_check(
     running: RunningLab,
     chk: Check,
     prefixes: tuple[str, ...] | None,
-    locks: dict[str, threading.Lock],
+    book: ProbeBook,
 ) -> CheckResult:
     definition = get_check(chk.check)
     params = definition.params.model_validate(chk.params)
@@ -150,7 +153,7 @@ def _run_check(
         return CheckResult(chk.id, chk.title, chk.task, passed, False, message, evidence, seconds)
 
     try:
-        with _probe(running, chk.probe, prefixes, locks) as probe:
+        with _probe(running, chk.probe, prefixes, book) as probe:
             ctx = CheckContext(running=running, probe=probe)
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
     except CheckFailed as failed:
@@ -177,27 +180,61 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
     return evidence
 
 
+class ProbeBook:
+    """Which probe prefixes each router announces, for how many checks at once.
+
+    Concurrent checks may probe with the same prefix from the same router: it is announced by
+    the first and withdrawn by the last, and changes to one router's config take turns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._router_locks: dict[str, threading.Lock] = {}
+        self._users: dict[tuple[str, str], int] = {}
+
+    def announce(self, router: Router, prefixes: tuple[str, ...]) -> None:
+        with self._lock:
+            lock = self._router_locks.setdefault(router.name, threading.Lock())
+        with lock:
+            new = [p for p in prefixes if self._users.get((router.name, p), 0) == 0]
+            for p in prefixes:
+                self._users[(router.name, p)] = self._users.get((router.name, p), 0) + 1
+            if new:
+                router.announce(new)
+
+    def withdraw(self, router: Router, prefixes: tuple[str, ...]) -> list[str]:
+        """Release the prefixes; withdraw (and return) those no other check still uses."""
+        with self._lock:
+            lock = self._router_locks.setdefault(router.name, threading.Lock())
+        with lock:
+            last = []
+            for p in prefixes:
+                self._users[(router.name, p)] -= 1
+                if self._users[(router.name, p)] == 0:
+                    last.append(p)
+            if last:
+                router.withdraw(last)
+            return last
+
+
 @contextmanager
 def _probe(
     running: RunningLab,
     probe: Probe | None,
     prefixes: tuple[str, ...] | None,
-    locks: dict[str, threading.Lock],
+    book: ProbeBook,
 ) -> Iterator[ProbeResult | None]:
     if probe is None or prefixes is None:
         yield None
         return
     node = probe.announce.node
     router = running.router(node)
-    with locks[node]:
-        router.announce(list(prefixes))
+    book.announce(router, prefixes)
     try:
         _wait_originated(router, prefixes)
         yield ProbeResult(node=node, asn=router.asn, prefixes=prefixes)
     finally:
-        with locks[node]:
-            router.withdraw(list(prefixes))
-        _wait_withdrawn(router, prefixes)
+        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
 
 
 def _locally_originated(router: Router, prefix: str) -> bool:
