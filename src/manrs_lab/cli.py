@@ -173,6 +173,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.print(f"leftover process {pid}: {text}")
     for folder in report.folders:
         out.print(f"leftover state folder: {folder}")
+    for ns in report.foreign:
+        out.print(f"[dim]not touched: {ns} (a lab of another state root)[/dim]")
     if report.clean:
         out.print("no leftovers")
     elif args.dry_run:

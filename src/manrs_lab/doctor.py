@@ -14,7 +14,7 @@ from pathlib import Path
 from manrs_lab.drivers.daemons import require_binaries
 from manrs_lab.errors import LabError
 from manrs_lab.instance import NETNS_PREFIX, RECORD, list_instances, pid_alive
-from manrs_lab.paths import state_root
+from manrs_lab.paths import known_state_roots, state_root
 from manrs_lab.progress import SilentProgress
 from manrs_lab.runtime.netns import (
     existing_namespaces,
@@ -34,6 +34,7 @@ class DoctorReport:
     processes: list[tuple[int, str]] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # namespaces of other state roots' labs
 
     @property
     def clean(self) -> bool:
@@ -78,8 +79,14 @@ def examine() -> DoctorReport:
             report.stale_instances.append(inst.name)
     stale = set(report.stale_instances)
     healthy = set(report.healthy)
+    others = [r for r in known_state_roots() if r != root.resolve()]
     for ns in sorted(existing_namespaces()):
-        if ns.startswith(NETNS_PREFIX) and ns not in healthy_ns:
+        if not ns.startswith(NETNS_PREFIX) or ns in healthy_ns:
+            continue
+        instance = ns[len(NETNS_PREFIX) :].split("--", 1)[0]
+        if instance not in stale and any((r / instance / RECORD).exists() for r in others):
+            report.foreign.append(ns)  # another state root's lab (tests, bench, another user)
+        else:
             report.namespaces.append(ns)
     for pid, text in _our_processes(root):
         owner = text.split(str(root) + "/", 1)[1].split("/", 1)[0]

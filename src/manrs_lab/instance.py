@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from manrs_lab.errors import LabError, NotRunningError
-from manrs_lab.paths import state_root
+from manrs_lab.paths import register_state_root, state_root
 
 INSTANCE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 NETNS_PREFIX = "ml-"
@@ -47,6 +47,7 @@ class Instance:
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        register_state_root(self.folder.parent)
         tmp = self.folder / f".{RECORD}.tmp"
         tmp.write_text(json.dumps(asdict(self), indent=2))
         tmp.replace(self.folder / RECORD)

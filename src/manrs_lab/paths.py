@@ -41,3 +41,23 @@ def state_root() -> Path:
     """
     env = os.environ.get(STATE_ENV)
     return Path(env) if env else Path("/run/manrs-lab")
+
+
+# Every state root in use on this machine, one per line. Namespace names are global, state roots
+# are not: `doctor` run with one root must know which other roots own `ml-*` namespaces.
+ROOTS_FILE = Path("/run/manrs-lab-roots")
+
+
+def register_state_root(root: Path) -> None:
+    known = known_state_roots()
+    if root.resolve() not in known:
+        with ROOTS_FILE.open("a") as fh:
+            fh.write(f"{root.resolve()}\n")
+
+
+def known_state_roots() -> list[Path]:
+    try:
+        lines = ROOTS_FILE.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [Path(line) for line in dict.fromkeys(lines) if line.strip()]

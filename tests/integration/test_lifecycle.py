@@ -111,3 +111,24 @@ def test_doctor_leaves_a_healthy_instance_alone(boot_lab):
     report = doctor.examine()
     assert running.instance.name in report.healthy
     assert not any(running.instance.name in ns for ns in report.namespaces)
+
+
+def test_doctor_never_touches_labs_of_another_state_root(tmp_path: Path, monkeypatch):
+    ours = os.environ[STATE_ENV]
+    other_root = f"{ours}-other"
+    name = unique_instance("foreign")
+    monkeypatch.setenv(STATE_ENV, other_root)
+    operations.up(LAB, SilentProgress(), instance=name)
+    try:
+        monkeypatch.setenv(STATE_ENV, ours)
+        report = doctor.examine()
+        assert {netns_name(name, n) for n in NODES} <= set(report.foreign)
+        assert not any(name in ns for ns in report.namespaces)
+        doctor.fix(report)
+        monkeypatch.setenv(STATE_ENV, other_root)
+        _, nodes = operations.status(name)
+        assert all(n.running for n in nodes)
+    finally:
+        monkeypatch.setenv(STATE_ENV, other_root)
+        operations.down(name, SilentProgress())
+    assert leftovers(name, NODES) == []
