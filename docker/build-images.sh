@@ -3,7 +3,11 @@
 #
 #   docker/build-images.sh [--only NAME...] [--no-cache] [--no-pin] [-v|--verbose]
 #
-# NAME: frr bird rtr host (default: all). Each image is tagged manrs-lab/<name>:latest.
+# NAME: frr bird rtr host lab (default: all). Each image is tagged manrs-lab/<name>:latest.
+# `lab` is the all-in-one image (FRR, BIRD, stayrtr, the package, JupyterLab); its build
+# context is the repository, staged (see docker/lab/Dockerfile): the package, labs/,
+# topologies/, notebooks/, docker/lab/ (no .venv, .git or caches); PIP_CERT (or the `cert`
+# of /etc/pip.conf), when set, is the CA bundle pip trusts during that build.
 # First makes the base image with docker/build-base.sh (debootstrap + docker import; skipped
 # when it exists), then builds every image FROM it with --build-arg BASE=<base image>.
 # Daemon versions are pinned to the natively installed Debian packages when the host has them
@@ -16,7 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL_IMAGES=(frr bird rtr host)
+REPO=$(cd "$HERE/.." && pwd)
+ALL_IMAGES=(frr bird rtr host lab)
 BASE_IMAGE=${BASE_IMAGE:-manrs-lab/base:bookworm}
 LOG_DIR=${LOG_DIR:-/tmp/manrs-lab-build}
 ONLY=()
@@ -98,11 +103,43 @@ versions_of() {  # image -> "pkg version, ..."
         frr) pkgs="frr frr-rpki-rtrlib" ;;
         bird) pkgs="bird2" ;;
         rtr) pkgs="stayrtr" ;;
+        lab) pkgs="frr bird2 stayrtr python3" ;;
         *) pkgs="python3 iproute2" ;;
     esac
     # shellcheck disable=SC2086
     docker run --rm --network none --entrypoint dpkg-query "manrs-lab/$1:latest" \
         -W -f '${Package} ${Version}\n' $pkgs 2>/dev/null | paste -sd, - | sed 's/,/, /g'
+}
+
+# --- the lab image's build context ------------------------------------------------------------
+LAB_CONTEXT=
+cleanup_context() { [ -z "$LAB_CONTEXT" ] || rm -rf "$LAB_CONTEXT"; }
+trap cleanup_context EXIT
+stage_lab_context() {
+    local ca
+    LAB_CONTEXT=$(mktemp -d /tmp/manrs-lab-context.XXXXXX)
+    mkdir -p "$LAB_CONTEXT/package" "$LAB_CONTEXT/notebooks" "$LAB_CONTEXT/build-ca"
+    copy_into() {  # destination, paths relative to the repository (missing ones skipped)
+        local dest=$1 have=() q
+        shift
+        for q in "$@"; do
+            if [ -e "$REPO/$q" ]; then have+=("$q"); fi
+        done
+        [ ${#have[@]} -gt 0 ] || return 0
+        tar -C "$REPO" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.egg-info' \
+            --exclude='.ipynb_checkpoints' --exclude='.manrs-lab' -cf - "${have[@]}" \
+            | tar -C "$dest" -xf -
+    }
+    copy_into "$LAB_CONTEXT/package" pyproject.toml README.md LICENSE src
+    copy_into "$LAB_CONTEXT" labs topologies notebooks docker/lab
+    # pyproject.toml names README.md as the long description.
+    [ -f "$LAB_CONTEXT/package/README.md" ] || printf '# manrs-lab\n' >"$LAB_CONTEXT/package/README.md"
+    # Behind a TLS-inspecting proxy, pip in the build trusts what the host's pip trusts.
+    ca=${PIP_CERT:-}
+    if [ -z "$ca" ] && [ -r /etc/pip.conf ]; then
+        ca=$(awk -F' *= *' '$1 == "cert" { print $2; exit }' /etc/pip.conf)
+    fi
+    if [ -n "$ca" ] && [ -f "$ca" ]; then cp "$ca" "$LAB_CONTEXT/build-ca/ca.pem"; fi
 }
 
 # --- the images -----------------------------------------------------------------------------
@@ -116,17 +153,24 @@ for name in "${IMAGES[@]}"; do
         frr) mapfile -t pins < <(pin_arg FRR_VERSION frr) ;;
         bird) mapfile -t pins < <(pin_arg BIRD_VERSION bird2) ;;
         rtr) mapfile -t pins < <(pin_arg STAYRTR_VERSION stayrtr) ;;
+        lab) mapfile -t pins < <(pin_arg FRR_VERSION frr; pin_arg BIRD_VERSION bird2
+                                 pin_arg STAYRTR_VERSION stayrtr) ;;
         *) pins=() ;;
     esac
     args+=("${pins[@]}")
+    context=("$HERE/$name")
+    if [ "$name" = lab ]; then
+        stage_lab_context
+        context=(-f "$LAB_CONTEXT/docker/lab/Dockerfile" "$LAB_CONTEXT")
+    fi
     log="$LOG_DIR/$name.log"
     t0=$(now)
     if [ "$VERBOSE" -eq 1 ]; then
-        docker build "${args[@]}" "$HERE/$name" 2>&1 | tee "$log"
+        docker build "${args[@]}" "${context[@]}" 2>&1 | tee "$log"
         rc=${PIPESTATUS[0]}
     else
         rc=0
-        docker build "${args[@]}" "$HERE/$name" >"$log" 2>&1 || rc=$?
+        docker build "${args[@]}" "${context[@]}" >"$log" 2>&1 || rc=$?
     fi
     if [ "$rc" -ne 0 ]; then
         tail -n 25 "$log" >&2

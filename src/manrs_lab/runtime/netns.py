@@ -170,9 +170,18 @@ class NetnsRuntime:
         topo = self.lab.topology
         progress.step("starting routing daemons")
         started = []
-        for name, node in topo.nodes.items():
-            node_dir = instance.node_dir(name)
-            for launch in daemons.launches(node.role, node_dir):
+        launches = [
+            (name, instance.node_dir(name), launch)
+            for name, node in topo.nodes.items()
+            for launch in daemons.launches(node.role, instance.node_dir(name))
+        ]
+        # Daemons that need another's socket (FRR's bgpd: zebra's) start once it exists.
+        first = [item for item in launches if item[2].after is None]
+        then = [item for item in launches if item[2].after is not None]
+        for wave in (first, then):
+            if wave is then:
+                self._wait_files({launch.after for _, _, launch in then if launch.after})
+            for name, node_dir, launch in wave:
                 argv = ["ip", "netns", "exec", instance.netns(name), *launch.argv]
                 if launch.foreground:
                     assert launch.log is not None
@@ -227,12 +236,17 @@ class NetnsRuntime:
             progress.node(name, "daemons started")
 
     def _wait_ready(self, instance: Instance) -> None:
+        self._wait_files(
+            {
+                path
+                for name, node in self.lab.topology.nodes.items()
+                for path in daemons.ready_files(node.role, instance.node_dir(name))
+            }
+        )
+
+    @staticmethod
+    def _wait_files(pending: set[Path]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        pending = {
-            path
-            for name, node in self.lab.topology.nodes.items()
-            for path in daemons.ready_files(node.role, instance.node_dir(name))
-        }
         while pending:
             pending = {p for p in pending if not p.exists()}
             if not pending:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from manrs_lab.errors import LabError
 from manrs_lab.runtime.base import Runtime
+from manrs_lab.runtime.containerlab import ContainerlabRuntime
 from manrs_lab.runtime.netns import NetnsRuntime
 from manrs_lab.spec.loader import Lab
 
@@ -35,3 +36,4 @@ def make_runtime(name: str, lab: Lab) -> Runtime:
 
 
 register_runtime("netns", NetnsRuntime)
+register_runtime("containerlab", ContainerlabRuntime)

@@ -1,0 +1,94 @@
+"""Shared by the container tests: is Docker usable here, are the images built, what is left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO / "docker" / "build-images.sh"
+FAKE_CONTAINERLAB = Path(__file__).with_name("fake_containerlab.py")
+NODE_IMAGES = {
+    "frr": "manrs-lab/frr:latest",
+    "bird": "manrs-lab/bird:latest",
+    "rtr": "manrs-lab/rtr:latest",
+    "host": "manrs-lab/host:latest",
+}
+LAB_IMAGE = "manrs-lab/lab:latest"
+
+
+def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def docker_unavailable() -> str | None:
+    """Why the container tests cannot run here, or None."""
+    if shutil.which("docker") is None:
+        return "docker is not installed (docker/start-dockerd.sh installs and starts it)"
+    try:
+        info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    except subprocess.TimeoutExpired:
+        return "docker info timed out: is dockerd healthy? (docker/start-dockerd.sh)"
+    if info.returncode != 0:
+        return "the Docker engine is not running (start it with docker/start-dockerd.sh)"
+    if os.geteuid() != 0:
+        return "needs root: links are veth pairs made in the containers' network namespaces"
+    for tool in ("ip", "nsenter"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed on the host"
+    try:
+        import docker  # noqa: F401, PLC0415
+    except ImportError:
+        return "the Docker SDK for Python is not installed (pip install docker)"
+    return None
+
+
+def image_exists(image: str) -> bool:
+    return run(["docker", "image", "inspect", image]).returncode == 0
+
+
+def ensure_images(*names: str) -> None:
+    """Build the named images (frr, bird, rtr, host, lab) that are missing, or all of them with
+    MANRS_LAB_REBUILD_IMAGES=1; skip the test with the reason when Docker is unusable."""
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    rebuild = os.environ.get("MANRS_LAB_REBUILD_IMAGES") == "1"
+    images = {**NODE_IMAGES, "lab": LAB_IMAGE}
+    todo = [n for n in names if rebuild or not image_exists(images[n])]
+    if todo:
+        proc = run(["bash", str(BUILD_SCRIPT), "--only", *todo], timeout=3600)
+        assert proc.returncode == 0, (
+            f"docker/build-images.sh --only {' '.join(todo)} failed:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+
+
+def install_fake_containerlab(bin_dir: Path) -> Path:
+    """A `containerlab` on PATH that runs fake_containerlab.py with this interpreter."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "containerlab"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_CONTAINERLAB}" "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def containers_named(prefix: str) -> list[str]:
+    """Containers (any state) whose name starts with `prefix`."""
+    out = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+    return [name for name in out if name.startswith(prefix)]
+
+
+def remove_containers(prefix: str) -> list[str]:
+    """Force-remove every container named `prefix*`; the problems met."""
+    problems = []
+    for name in containers_named(prefix):
+        proc = run(["docker", "rm", "-f", "-v", name])
+        if proc.returncode != 0 and "No such container" not in proc.stderr:
+            problems.append(f"docker rm -f {name}: {proc.stderr.strip()}")
+    return problems
