@@ -32,6 +32,9 @@ class Launch:
     foreground: bool = False  # True: we keep it running ourselves and write its pidfile
     pidfile: Path | None = None
     log: Path | None = None
+    # Start only once this file exists: bgpd and staticd wait for zebra's socket, or they miss
+    # it, retry 10 s later, and meanwhile drop IPv6 routes with link-local next hops.
+    after: Path | None = None
 
 
 def config_filename(role: Role) -> str:
@@ -112,8 +115,12 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
         out = []
         for daemon in FRR_DAEMONS:
             extra = ("-M", "rpki") if daemon == "bgpd" else ()
+            after = None if daemon == "zebra" else run / "zserv.api"
             out.append(
-                Launch((str(FRR_BIN / daemon), *common, "-i", str(run / f"{daemon}.pid"), *extra))
+                Launch(
+                    (str(FRR_BIN / daemon), *common, "-i", str(run / f"{daemon}.pid"), *extra),
+                    after=after,
+                )
             )
         return out
     if role is Role.BIRD:
