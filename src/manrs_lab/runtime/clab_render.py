@@ -25,6 +25,7 @@ from manrs_lab.instance import Instance
 from manrs_lab.runtime.netns import COMMON_SYSCTLS, ROUTER_SYSCTLS
 from manrs_lab.spec.loader import Lab
 from manrs_lab.spec.topology import Role
+from manrs_lab.spec.yaml_files import parse_yaml
 
 # (file in the node's state folder, path inside the node's container)
 NODE_FILES: dict[Role, tuple[tuple[str, str], ...]] = {
@@ -98,7 +99,7 @@ def _bind_target(bind: str) -> str:
 def render(lab: Lab, instance: Instance) -> Path:
     """Write the instance's containerlab file and the config copies it mounts; return its path."""
     topo_path = lab.topology.path
-    raw: Any = yaml.safe_load(topo_path.read_text())
+    raw: Any = parse_yaml(topo_path.read_text())
     if not isinstance(raw, dict) or not isinstance(raw.get("topology"), dict):
         raise SpecError(topo_path, ["not a containerlab topology file"])
     body: dict[str, Any] = dict(raw["topology"])

@@ -100,8 +100,11 @@ class NetnsRuntime:
             )
         instance.save()
         try:
-            self._prepare(instance, progress)
-            self._create_network(instance, progress)
+            # The configs' dry runs and the namespaces and links are independent: overlap them.
+            with ThreadPoolExecutor(max_workers=1) as side:
+                checked = side.submit(self._prepare, instance, progress)
+                self._create_network(instance, progress)
+                checked.result()
             self._start_daemons(instance, progress)
         except BaseException as exc:
             progress.step("deploy failed: removing what was created")

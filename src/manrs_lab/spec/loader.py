@@ -15,6 +15,7 @@ from manrs_lab.paths import labs_dir
 from manrs_lab.spec.lab import LabSpecFile
 from manrs_lab.spec.topology import Role, Topology, load_topology
 from manrs_lab.spec.validation import format_validation_error
+from manrs_lab.spec.yaml_files import parse_yaml
 
 NEEDS_CONFIG = {Role.FRR, Role.BIRD, Role.RTR}
 
@@ -63,7 +64,7 @@ def find_lab_file(lab: str) -> Path:
 def load_lab(lab: str) -> Lab:
     path = find_lab_file(lab)
     try:
-        raw: Any = yaml.safe_load(path.read_text())
+        raw: Any = parse_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(path, [f"cannot read: {exc}"]) from exc
     try:

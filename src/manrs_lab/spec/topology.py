@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from manrs_lab.errors import SpecError
 from manrs_lab.spec.validation import format_validation_error
+from manrs_lab.spec.yaml_files import parse_yaml
 
 ROLE_LABEL = "manrs.role"
 ASN_LABEL = "manrs.asn"
@@ -136,7 +137,7 @@ def _endpoint(text: str) -> Endpoint:
 
 def load_topology(path: Path) -> Topology:
     try:
-        raw: Any = yaml.safe_load(path.read_text())
+        raw: Any = parse_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(path, [f"cannot read: {exc}"]) from exc
     try:
