@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything manrs-lab needs on Debian 12, as root, then run the main job.
-#   sudo ./install.sh            install (again: harmless), then start the first lab
+#   sudo ./install.sh            install (again: harmless), then serve the lab notebooks
 #   sudo ./install.sh --no-run   install only (used by ./test.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,18 +50,11 @@ echo "==> pip install -e .[$EXTRAS]"
 echo "==> installed: .venv/bin/manrs-lab ($(.venv/bin/manrs-lab --version))"
 ((RUN_MAIN)) || exit 0
 
-# The main job: the first lab, up and converged, ready for the learner.
-LAB=customer-filtering
-if .venv/bin/manrs-lab status "$LAB" >/dev/null 2>&1; then
-  echo "==> $LAB is already running"
-else
-  .venv/bin/manrs-lab up "$LAB"
-fi
-.venv/bin/manrs-lab status "$LAB"
+# The main job: JupyterLab serving the lab notebooks; each notebook starts its lab.
 cat <<MSG
 
-Next: read labs/$LAB/README.md, then
-  .venv/bin/manrs-lab exec -i $LAB edge -- vtysh     # configure your router
-  .venv/bin/manrs-lab check $LAB                     # grade your work
-  .venv/bin/manrs-lab down $LAB                      # stop the lab
+Open the URL below and start with notebooks/01-*.ipynb (Ctrl-C stops JupyterLab; labs keep
+running until you stop them in the notebook or with: .venv/bin/manrs-lab down --all).
+Without a browser: .venv/bin/manrs-lab up customer-filtering, then read labs/customer-filtering/README.md.
 MSG
+exec scripts/serve-notebooks.sh

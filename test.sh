@@ -9,6 +9,11 @@ echo "==> ruff, mypy"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
+if ! command -v chromium >/dev/null; then
+  echo "==> apt-get install chromium (the notebook browser test)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+fi
 if [[ -x docker/start-dockerd.sh ]]; then
   echo "==> docker engine (container tests)"
   docker/start-dockerd.sh || echo "docker unavailable: container tests will be skipped"

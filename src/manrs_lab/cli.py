@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -148,7 +149,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    nodes = operations.solve(args.instance, ConsoleProgress())
+    nodes = operations.solve(args.instance, ConsoleProgress(), task=args.task)
     out.print(f"reference solution applied on {', '.join(nodes)}")
     return 0
 
@@ -189,6 +190,55 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def cmd_roa(args: argparse.Namespace) -> int:
+    """The lab's RPKI portal: the learner's ROAs, published through the lab's RTR cache."""
+    from manrs_lab import roa  # noqa: PLC0415 - only this command needs the portal
+
+    running = operations.attach(args.instance)
+    p = roa.portal(running)
+    progress = ConsoleProgress()
+    if args.action == "add":
+        new = roa.parse_roa(p, args.prefix, args.max_length, args.asn)
+        roa.add(p, new, progress)
+        out.print(f"[green]published[/green] ROA {roa.vrp_text(new)}")
+    elif args.action == "remove":
+        gone, _ = roa.remove(p, args.prefix, args.asn, progress)
+        out.print(f"[green]revoked[/green] {', '.join(roa.vrp_text(v) for v in gone)}")
+    holdings = " and ".join(str(h) for h in p.holdings)
+    roas = p.roas()
+    if roas:
+        table = Table("prefix", "max length", "origin AS", title=f"ROAs in {holdings} (AS{p.asn})")
+        for vrp in roas:
+            table.add_row(vrp.prefix, str(vrp.max_length), f"AS{vrp.asn}")
+        out.print(table)
+    else:
+        out.print(f"no ROAs in your address space yet ({holdings}, AS{p.asn})")
+    if args.action == "list":
+        states = Table("your announcement", "RPKI state", "why", title="Routes you announce")
+        colours = {"valid": "green", "invalid": "red"}
+        for prefix, state, why in roa.announced_states(p):
+            colour = colours.get(state.value, "yellow")
+            states.add_row(f"{prefix} AS{p.asn}", f"[{colour}]{state.value}[/{colour}]", why)
+        out.print(states)
+    return 0
+
+
+def cmd_irr(args: argparse.Namespace) -> int:
+    """IRR data -> a prefix filter for one as-set (like bgpq4)."""
+    from manrs_lab import irr  # noqa: PLC0415 - only this command needs it
+
+    text = irr.build_filter(
+        Path(args.file),
+        args.as_set,
+        fmt=args.format,
+        name=args.name,
+        version=6 if args.ipv6 else 4,
+        max_length=args.max_length,
+    )
+    sys.stdout.write(text)
+    return 0
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     failed = 0
     for lab in args.labs or lab_ids():
@@ -204,6 +254,19 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_schema(_: argparse.Namespace) -> int:
     sys.stdout.write(json.dumps(LabSpecFile.model_json_schema(by_alias=True), indent=2) + "\n")
     return 0
+
+
+def add_irr_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser("irr", help="IRR (RPSL) file -> prefix filter of an as-set, like bgpq4")
+    s.add_argument("file", help="RPSL file with as-set and route/route6 objects")
+    s.add_argument("--as-set", required=True, help="e.g. AS-CONTENT")
+    s.add_argument("--format", choices=("bird", "frr"), default="bird")
+    s.add_argument("--name", help="name of the prefix set/list (default: from the as-set)")
+    s.add_argument("--ipv6", action="store_true", help="route6 objects instead of route")
+    s.add_argument(
+        "--max-length", type=int, help="also allow more-specifics down to this length (-R)"
+    )
+    s.set_defaults(fn=cmd_irr)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -232,6 +295,8 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("instance", nargs="?")
         s.set_defaults(fn=fn)
+        if name == "solve":
+            s.add_argument("--task", help="staged labs: only this task's model answer")
 
     s = sub.add_parser("exec", help="run a command on a node: exec NODE -- CMD")
     s.add_argument("-i", "--instance")
@@ -245,6 +310,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--task", action="append", help="only this task (repeatable)")
     s.add_argument("--seed", type=int, help="replay the probes' random choices")
     s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("roa", help="your ROAs in the lab's RPKI: roa list|add|remove")
+    s.add_argument("-i", "--instance")
+    roa_sub = s.add_subparsers(dest="action", required=True)
+    roa_sub.add_parser("list", help="your ROAs and the RPKI state of what you announce")
+    a = roa_sub.add_parser("add", help="publish a ROA: add PREFIX --max-length N [--asn N]")
+    a.add_argument("prefix")
+    a.add_argument("--max-length", type=int, required=True, help="longest prefix allowed")
+    a.add_argument("--asn", type=int, help="AS allowed to originate it (default: yours)")
+    r = roa_sub.add_parser("remove", help="revoke your ROAs for PREFIX [--asn N]")
+    r.add_argument("prefix")
+    r.add_argument("--asn", type=int, help="only the ROA for this AS")
+    s.set_defaults(fn=cmd_roa)
+
+    add_irr_command(sub)
 
     s = sub.add_parser("doctor", help="find and remove leftovers of crashed runs")
     s.add_argument("--dry-run", action="store_true")

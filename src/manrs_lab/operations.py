@@ -16,6 +16,7 @@ from manrs_lab.progress import Progress
 from manrs_lab.running import RunningLab
 from manrs_lab.runtime.registry import DEFAULT_RUNTIME, make_runtime
 from manrs_lab.spec.loader import load_lab
+from manrs_lab.spec.topology import Role
 from manrs_lab.state import BgpSession
 
 
@@ -130,17 +131,53 @@ def check(
     return grade(attach(name), progress, seed=seed, tasks=tasks)
 
 
-def solve(name: str | None, progress: Progress) -> list[str]:
-    """Apply the lab's reference solution (instructors, tests)."""
+SHELL_SOLUTION_SUFFIX = ".sh"
+
+
+def run_shell_solution(running: RunningLab, node: str, script: str) -> None:
+    """A solution file ending in `.sh` is a shell script run inside the node (sysctl, nft:
+    what lives outside the routing daemon, e.g. anti-spoofing filters); it stops at the first
+    failing command."""
+    result = running.handle(node).exec(["sh", "-e", "-c", script])
+    if not result.ok:
+        raise LabError(
+            f"{node}: the solution script failed ({result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()}"
+        )
+
+
+def solve(name: str | None, progress: Progress, *, task: str | None = None) -> list[str]:
+    """Apply the lab's reference solution (instructors, tests).
+
+    `task`: in a staged lab, only that task's model answer, on top of the current state.
+    """
     running = attach(name)
-    applied = []
-    for node, _ in running.lab.spec.solution.items():
+    lab = running.lab
+    if task is not None and not any(t.id == task for t in lab.spec.tasks):
+        raise LabError(f"no task {task!r} in {lab.id}")
+    if task is not None and lab.staged:
+        files = lab.task_solution_paths(task)
+    else:
+        files = {node: lab.solution_path(node) for node in lab.spec.solution}
+    for node, path in files.items():
         progress.step(f"applying the reference solution on {node}")
-        running.router(node).apply_config(running.lab.solution_path(node).read_text())
-        applied.append(node)
+        _apply_solution(running, node, path, progress)
         progress.node(node, "solution applied")
     running.wait_converged(progress)
-    return applied
+    return list(files)
+
+
+def _apply_solution(running: RunningLab, node: str, path: Path, progress: Progress) -> None:
+    text = path.read_text()
+    if path.suffix == SHELL_SOLUTION_SUFFIX:
+        run_shell_solution(running, node, text)
+    elif running.lab.topology.nodes[node].role is Role.RTR:
+        # A solution for the RTR cache is the VRP file to publish (labs about ROAs).
+        from manrs_lab import roa  # noqa: PLC0415 - the ROA portal needs the drivers
+
+        roa.publish(running, roa.parse_vrp_file(text), progress)
+    else:
+        running.router(node).apply_config(text)
 
 
 def reset(name: str | None, progress: Progress) -> UpResult:

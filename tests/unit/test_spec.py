@@ -161,3 +161,29 @@ def test_more_specific_draws_stay_inside_and_vary():
         net_text, length = prefix.split("/")
         assert 25 <= int(length) <= 28
         assert net_text.startswith("198.18.1.")
+
+
+def test_staged_labs_need_a_solution_for_every_task(content: Path):
+    lab_dir = content / "labs" / LAB
+    edit_yaml(
+        lab_dir / "lab.yaml",
+        lambda d: d["tasks"][0].update(solution={"edge": "solution/edge.conf"}),
+    )
+    assert any("give every task a `solution` or none" in p for p in problems(lab_dir))
+
+    def both(d: dict) -> None:
+        d["tasks"][0]["solution"] = {"edge": "solution/edge.conf"}
+        d["tasks"][1]["solution"] = {"edge": "solution/missing.conf"}
+
+    edit_yaml(lab_dir / "lab.yaml", both)
+    assert any(
+        p.startswith("tasks.filter-cust2.solution.edge:") and "does not exist" in p
+        for p in problems(lab_dir)
+    )
+
+
+def test_staged_lab_exposes_each_tasks_solution():
+    lab = load_lab("hijack-anatomy")
+    assert lab.staged
+    assert not load_lab(LAB).staged
+    assert lab.task_solution_paths("exact-prefix")["evil"].name == "1-exact-prefix.conf"

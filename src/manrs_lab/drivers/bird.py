@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from ipaddress import ip_network
 
 from manrs_lab.drivers import bird_parse
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import ExecError
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
 
 CONF_IN_NODE = "/etc/bird/bird.conf"
+INTERRUPTED = "Stopped due to reconfiguration"
+RECONFIGURATION_RETRIES = 5
 
 
 class BirdRouter:
@@ -20,15 +24,25 @@ class BirdRouter:
         assert handle.node.asn is not None
         self.asn = handle.node.asn
         self._announced: list[str] = []
+        self._paths: dict[str, tuple[int, ...]] = {}  # probe prefix -> relayed/forged AS path
+        self._hops: dict[str, str] = {}  # probe prefix -> third-party next hop
 
     def birdc(self, command: str) -> str:
         local = self.handle.local_dir
         argv = ["birdc"]
         if local is not None:
             argv += ["-s", str(local / "bird.ctl")]
-        result = self.handle.exec(argv + command.split())
-        text = bird_parse.strip_banner(result.stdout)
-        if not result.ok or text.lstrip().startswith(("syntax error", "Unable to connect")):
+        for attempt in range(RECONFIGURATION_RETRIES + 1):
+            result = self.handle.exec(argv + command.split())
+            text = bird_parse.strip_banner(result.stdout)
+            # A `show` that a `configure` (a probe, on this router) interrupts ends with this
+            # line instead of its output: ask again.
+            interrupted = INTERRUPTED in text or INTERRUPTED in result.stderr
+            if not interrupted or attempt == RECONFIGURATION_RETRIES:
+                break
+            time.sleep(0.05)
+        failed = text.lstrip().startswith(("syntax error", "Unable to connect"))
+        if not result.ok or failed or interrupted:
             raise ExecError(f"{self.name}: birdc {command!r}: {(text or result.stderr).strip()}")
         return text
 
@@ -44,6 +58,12 @@ class BirdRouter:
 
     def rpki(self) -> RpkiCacheState:
         return bird_parse.parse_rpki(self.birdc("show protocols all"))
+
+    def rpki_vrps(self) -> list[Vrp]:
+        vrps: list[Vrp] = []
+        for table in bird_parse.rpki_roa_tables(self.birdc("show protocols all")):
+            vrps += bird_parse.parse_roa_table(self.birdc(f"show route table {table}"))
+        return vrps
 
     def running_config(self) -> str:
         local = self.handle.local_dir
@@ -68,17 +88,41 @@ class BirdRouter:
         parts = []
         for family, nets in (("ipv4", v4), ("ipv6", v6)):
             if nets:
-                routes = "".join(f" route {n} blackhole;" for n in nets)
+                routes = "".join(f" route {n} {self._dest(n)}{self._attributes(n)};" for n in nets)
                 parts.append(f"protocol static manrs_probe_{family} {{ {family};{routes} }}\n")
         self._write(BIRD_PROBES, "".join(parts))
         self._configure()
 
-    def announce(self, prefixes: list[str]) -> None:
+    def _dest(self, prefix: str) -> str:
+        """A third-party next hop is a static route via that address: BIRD announces a route's
+        gateway as the next hop to a single-hop eBGP peer on the same interface."""
+        hop = self._hops.get(prefix)
+        return f"via {hop}" if hop else "blackhole"
+
+    def _attributes(self, prefix: str) -> str:
+        """A relayed or forged AS path: prepended origin first, so it reads as given."""
+        path = self._paths.get(prefix, ())
+        if not path:
+            return ""
+        return " { " + "".join(f"bgp_path.prepend({a}); " for a in reversed(path)) + "}"
+
+    def announce(
+        self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
+    ) -> None:
         self._announced = sorted(set(self._announced) | set(prefixes))
+        for prefix in prefixes:
+            self._paths[prefix] = tuple(as_path)
+            if next_hop:
+                self._hops[prefix] = next_hop
+            else:
+                self._hops.pop(prefix, None)
         self._write_probes()
 
     def withdraw(self, prefixes: list[str]) -> None:
         self._announced = [p for p in self._announced if p not in prefixes]
+        for prefix in prefixes:
+            self._paths.pop(prefix, None)
+            self._hops.pop(prefix, None)
         self._write_probes()
 
     def apply_config(self, text: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 
+from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
 
 PROTO_HEAD = re.compile(r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s")
@@ -74,6 +76,35 @@ def parse_rpki(text: str) -> RpkiCacheState:
         connected=any(b.fields.get("Status") == "Established" for b in caches),
         vrp_count=sum(b.imported for b in caches),
     )
+
+
+def rpki_roa_tables(text: str) -> list[str]:
+    """`show protocols all`: the ROA tables the RPKI protocols' channels fill, in order."""
+    tables: list[str] = []
+    in_rpki = False
+    for line in strip_banner(text).splitlines():
+        head = PROTO_HEAD.match(line)
+        if head and not line[0].isspace():
+            in_rpki = head["proto"] == "RPKI"
+            continue
+        key, sep, value = line.strip().partition(":")
+        if in_rpki and sep and key.strip() == "Table" and value.strip() not in tables:
+            tables.append(value.strip())
+    return tables
+
+
+ROA_LINE = re.compile(r"^(?P<net>\S+?/\d+)-(?P<max>\d+)\s+AS(?P<asn>\d+)\s")
+
+
+def parse_roa_table(text: str) -> list[Vrp]:
+    """`show route table r4`: one VRP per line, `198.18.0.0/24-24 AS64500  [rpki1 …] * (100)`."""
+    vrps = []
+    for line in strip_banner(text).splitlines():
+        match = ROA_LINE.match(line)
+        if match:
+            net = str(ip_network(match["net"], strict=False))
+            vrps.append(Vrp(net, int(match["max"]), int(match["asn"])))
+    return vrps
 
 
 def parse_routes_all(text: str, local_as: int) -> list[BgpRoute]:

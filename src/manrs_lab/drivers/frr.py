@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
 from manrs_lab.drivers import frr_parse
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.drivers.vty import vty_query
 from manrs_lab.errors import ExecError
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
@@ -83,25 +84,59 @@ class FrrRouter:
             return RpkiCacheState(connected=False, vrp_count=0)
         return frr_parse.parse_rpki(connections, table)
 
+    def rpki_vrps(self) -> list[Vrp]:
+        try:
+            return frr_parse.parse_rpki_prefix_table(self.show_json("show rpki prefix-table json"))
+        except ExecError:  # no cache connected yet
+            return []
+
     def running_config(self) -> str:
         return self.vtysh("show running-config")
 
     # -- changes --------------------------------------------------------------------------
-    def _network_commands(self, prefixes: list[str], withdraw: bool) -> list[str]:
+    def _network_commands(
+        self,
+        prefixes: list[str],
+        withdraw: bool,
+        as_path: tuple[int, ...] = (),
+        next_hop: str | None = None,
+    ) -> list[str]:
         """Originate without a static route: with FRR 8.4, a `network` that waits for a blackhole
-        static (import-check) can sit in the update queue ~8 s before it is sent."""
+        static (import-check) can sit in the update queue ~8 s before it is sent. A relayed or
+        forged `as_path` is prepended, and a third-party `next_hop` set, by a route-map on the
+        `network` statement (eBGP keeps a next hop on the peer's own subnet)."""
         neg = "no " if withdraw else ""
-        commands = ["configure terminal", f"router bgp {self.asn}", "no bgp network import-check"]
+        commands = ["configure terminal"]
+        route_map = ""
+        if (as_path or next_hop) and not withdraw:
+            sets = []
+            name = "MANRS-PROBE"
+            if as_path:
+                name += "-PATH-" + "-".join(str(a) for a in as_path)
+                sets.append(f"set as-path prepend {' '.join(str(a) for a in as_path)}")
+            if next_hop:
+                name += "-NH-" + next_hop.replace(":", "-")
+                v6 = ip_address(next_hop).version == 6
+                sets.append(
+                    f"set ipv6 next-hop global {next_hop}" if v6 else f"set ip next-hop {next_hop}"
+                )
+            commands += [f"route-map {name} permit 10", *sets, "exit"]
+            route_map = f" route-map {name}"
+        commands += [f"router bgp {self.asn}", "no bgp network import-check"]
         for prefix in prefixes:
             commands += [
                 f"address-family {_family(prefix)} unicast",
-                f"{neg}network {prefix}",
+                f"{neg}network {prefix}{route_map}",
                 "exit-address-family",
             ]
         return [*commands, "end"]
 
-    def announce(self, prefixes: list[str]) -> None:
-        self.vtysh(*self._network_commands(prefixes, withdraw=False))
+    def announce(
+        self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
+    ) -> None:
+        self.vtysh(
+            *self._network_commands(prefixes, withdraw=False, as_path=as_path, next_hop=next_hop)
+        )
 
     def withdraw(self, prefixes: list[str]) -> None:
         self.vtysh(*self._network_commands(prefixes, withdraw=True))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import ip_network
 from typing import Any
 
+from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, RpkiState
 
 
@@ -106,3 +108,15 @@ def parse_rpki(connections: dict[str, Any], table: dict[str, Any]) -> RpkiCacheS
     connected = any(c.get("state") == "connected" for c in connections.get("connections", []))
     count = int(table.get("ipv4PrefixCount", 0)) + int(table.get("ipv6PrefixCount", 0))
     return RpkiCacheState(connected=connected, vrp_count=count)
+
+
+def parse_rpki_prefix_table(table: dict[str, Any]) -> list[Vrp]:
+    """`show rpki prefix-table json`: `.prefixes[]` with prefix, prefixLenMin/Max and asn."""
+    return [
+        Vrp(
+            str(ip_network(f"{p['prefix']}/{p['prefixLenMin']}")),
+            int(p["prefixLenMax"]),
+            int(p["asn"]),
+        )
+        for p in table.get("prefixes", [])
+    ]

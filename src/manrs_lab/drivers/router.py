@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
 
 
@@ -17,7 +18,12 @@ class Router(Protocol):
         """Paths in the BGP table after import policy; `prefix` = exactly that prefix."""
         ...
 
-    def announce(self, prefixes: list[str]) -> None: ...
+    def announce(
+        self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
+    ) -> None:
+        """Originate `prefixes`; `as_path`: ASes to put after our own, origin last;
+        `next_hop`: a third-party next hop to announce instead of our own address."""
+        ...
 
     def withdraw(self, prefixes: list[str]) -> None: ...
 
@@ -28,3 +34,7 @@ class Router(Protocol):
         ...
 
     def rpki(self) -> RpkiCacheState: ...
+
+    def rpki_vrps(self) -> list[Vrp]:
+        """The VRPs the router loaded from its RTR caches (empty without a cache)."""
+        ...

@@ -12,12 +12,20 @@ class ProbeResult:
     node: str
     asn: int
     prefixes: tuple[str, ...]
+    as_path: tuple[int, ...] = ()  # relayed or forged ASes after `asn`, origin last
+    next_hop: str | None = None  # a third-party next hop the probe announced, if any
+
+    @property
+    def origin_as(self) -> int:
+        """The origin the probe's routes carry (forged or relayed paths end elsewhere)."""
+        return self.as_path[-1] if self.as_path else self.asn
 
 
 @dataclass(frozen=True)
 class CheckContext:
     running: RunningLab
     probe: ProbeResult | None = None
+    seed: int = 0  # this check's own, from the report's seed: draw with random.Random(seed)
 
     @property
     def learner(self) -> str:

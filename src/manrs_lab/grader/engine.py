@@ -45,7 +45,7 @@ def grade(
     checks = [c for c in spec.checks if c.id in needed]
     # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
     draws = _draw_probe_prefixes(checks, random.Random(seed))
-    results = _run_in_waves(running, checks, draws, progress)
+    results = _run_in_waves(running, checks, draws, progress, seed)
     task_results = []
     for task in spec.tasks:
         if tasks is not None and task.id not in tasks:
@@ -86,6 +86,7 @@ def _run_in_waves(
     checks: list[Check],
     draws: dict[str, tuple[str, ...]],
     progress: Progress,
+    seed: int = 0,
 ) -> dict[str, CheckResult]:
     """Run every check whose `requires`/`after` are done, concurrently; repeat."""
     results: dict[str, CheckResult] = {}
@@ -106,11 +107,19 @@ def _run_in_waves(
                     progress.node(chk.id, "skipped")
                     continue
                 progress.step(f"checking: {chk.title}")
-                futures[chk.id] = pool.submit(_run_check, running, chk, draws.get(chk.id), book)
+                futures[chk.id] = pool.submit(
+                    _run_check, running, chk, draws.get(chk.id), book, check_seed(seed, chk.id)
+                )
             for check_id, future in futures.items():
                 results[check_id] = future.result()
                 progress.node(check_id, "pass" if results[check_id].passed else "fail")
     return results
+
+
+def check_seed(seed: int, check_id: str) -> int:
+    """A check's own seed (`CheckContext.seed`) from the report's: what a check draws itself
+    (spoofed sources) replays with `--seed` and differs between checks."""
+    return random.Random(f"{seed}:{check_id}").randrange(2**32)
 
 
 def _skipped(chk: Check, blocked: list[str]) -> CheckResult:
@@ -143,6 +152,7 @@ def _run_check(
     chk: Check,
     prefixes: tuple[str, ...] | None,
     book: ProbeBook,
+    seed: int = 0,
 ) -> CheckResult:
     definition = get_check(chk.check)
     params = definition.params.model_validate(chk.params)
@@ -154,7 +164,7 @@ def _run_check(
 
     try:
         with _probe(running, chk.probe, prefixes, book) as probe:
-            ctx = CheckContext(running=running, probe=probe)
+            ctx = CheckContext(running=running, probe=probe, seed=seed)
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
     except CheckFailed as failed:
         return result(False, message=str(failed))
@@ -192,14 +202,26 @@ class ProbeBook:
         self._router_locks: dict[str, threading.Lock] = {}
         self._users: dict[tuple[str, str], int] = {}
 
-    def announce(self, router: Router, prefixes: tuple[str, ...]) -> None:
+    def announce(
+        self,
+        router: Router,
+        prefixes: tuple[str, ...],
+        as_path: tuple[int, ...] = (),
+        next_hop: str | None = None,
+    ) -> None:
+        """`as_path`: a relayed or forged path. Probes sharing a prefix share its path: give
+        checks that probe one prefix with different paths an `after:` order."""
         with self._lock:
             lock = self._router_locks.setdefault(router.name, threading.Lock())
         with lock:
             new = [p for p in prefixes if self._users.get((router.name, p), 0) == 0]
             for p in prefixes:
                 self._users[(router.name, p)] = self._users.get((router.name, p), 0) + 1
-            if new:
+            if new and next_hop is not None:
+                router.announce(new, as_path=as_path, next_hop=next_hop)
+            elif new and as_path:
+                router.announce(new, as_path=as_path)
+            elif new:
                 router.announce(new)
 
     def withdraw(self, router: Router, prefixes: tuple[str, ...]) -> list[str]:
@@ -229,10 +251,14 @@ def _probe(
         return
     node = probe.announce.node
     router = running.router(node)
-    book.announce(router, prefixes)
+    as_path = tuple(probe.announce.as_path)
+    next_hop = probe.announce.next_hop
+    book.announce(router, prefixes, as_path, next_hop)
     try:
         _wait_originated(router, prefixes)
-        yield ProbeResult(node=node, asn=router.asn, prefixes=prefixes)
+        yield ProbeResult(
+            node=node, asn=router.asn, prefixes=prefixes, as_path=as_path, next_hop=next_hop
+        )
     finally:
         _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
 

@@ -8,7 +8,7 @@ through `manrs_lab.spec.loader.load_lab`, which adds the checks that need more t
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,6 +40,12 @@ class Task(Strict):
     title: str
     points: int = Field(default=1, ge=0)
     hints: list[str] = Field(default_factory=list, description="in increasing detail")
+    solution: dict[str, str] = Field(
+        default_factory=dict,
+        description="staged labs only (tasks that are successive states, e.g. announce, then "
+        "withdraw): this task's model answer per node, applied on top of the previous task's. "
+        "Such a lab is graded task by task, each from the state its grade cell saw.",
+    )
 
 
 class MoreSpecific(Strict):
@@ -80,11 +86,27 @@ class Announce(Strict):
 
     node: str
     prefixes: list[PrefixOrDraw] = Field(min_length=1)
+    as_path: list[Annotated[int, Field(ge=1, le=4294967295)]] = Field(
+        default_factory=list,
+        description="ASes the routes seem to have crossed after `node`'s own AS, origin last: "
+        "a relayed path ([64520]: originated by AS64520 behind node) or a forged one ([64500]: "
+        "node claims AS64500 as origin). Empty: node originates the prefixes itself.",
+    )
+    next_hop: str | None = Field(
+        default=None,
+        description="announce this address as the next hop instead of node's own: a third-party "
+        "next hop (another router on a shared LAN, e.g. an IXP's). Absent: node's own address.",
+    )
 
     @field_validator("prefixes")
     @classmethod
     def _nets(cls, value: list[PrefixOrDraw]) -> list[PrefixOrDraw]:
         return [_network(v) if isinstance(v, str) else v for v in value]
+
+    @field_validator("next_hop")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else str(ip_address(value))
 
 
 class Probe(Strict):

@@ -39,6 +39,15 @@ class Lab:
     def solution_path(self, node: str) -> Path:
         return self.folder / self.spec.solution[node]
 
+    @property
+    def staged(self) -> bool:
+        """Tasks are successive states, each with its own solution (see `Task.solution`)."""
+        return any(task.solution for task in self.spec.tasks)
+
+    def task_solution_paths(self, task_id: str) -> dict[str, Path]:
+        task = next(t for t in self.spec.tasks if t.id == task_id)
+        return {node: self.folder / rel for node, rel in task.solution.items()}
+
 
 def lab_ids() -> list[str]:
     root = labs_dir()
@@ -109,6 +118,15 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
     task_ids = [t.id for t in spec.tasks]
     if len(set(task_ids)) != len(task_ids):
         problems.append("tasks: task ids must be unique")
+    staged = [t for t in spec.tasks if t.solution]
+    if staged and len(staged) != len(spec.tasks):
+        problems.append("tasks: give every task a `solution` or none (a staged lab has one each)")
+    for task in staged:
+        for name, rel in task.solution.items():
+            if name not in spec.nodes:
+                problems.append(f"tasks.{task.id}.solution.{name}: not a node with a config")
+            elif not (folder / rel).is_file():
+                problems.append(f"tasks.{task.id}.solution.{name}: {folder / rel} does not exist")
     seen: set[str] = set()
     for i, check in enumerate(spec.checks):
         where = f"checks[{i}] ({check.id})"

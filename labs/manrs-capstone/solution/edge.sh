@@ -1,0 +1,112 @@
+# Reference solution for edge (AS64500, FRR): a shell script run inside edge's namespace.
+# Part 1 is routing policy (MANRS Action 1), given to FRR; part 2 is anti-spoofing (MANRS
+# Action 2), which FRR does not do: the Linux kernel's nftables does.
+
+# -- Part 1: routing policy ----------------------------------------------------------------
+# manrs-lab starts FRR with its sockets in the lab's state folder: ask zebra where (inside a
+# container the default place works and this finds nothing).
+vty=$(for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ] || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | sed -n '/^--vty_socket$/{n;p;q;}'
+      done | head -n 1)
+
+vtysh ${vty:+--vty_socket "$vty"} -f /dev/stdin <<'EOF'
+! Customers: exactly the prefixes each one holds (Task 1).
+ip prefix-list CUST1-V4 seq 10 permit 198.18.1.0/24
+ipv6 prefix-list CUST1-V6 seq 10 permit 2001:db8:1::/48
+ip prefix-list CUST2-V4 seq 10 permit 198.18.2.0/24
+ipv6 prefix-list CUST2-V6 seq 10 permit 2001:db8:2::/48
+!
+! Transit and peer: anything but bogons, defaults, our and our customers' space, too-long
+! prefixes (Task 2). 198.18.0.0/15 and 2001:db8::/32 are the labs' Internet: not bogons here.
+ip prefix-list FROM-OUTSIDE-V4 seq 5 deny 0.0.0.0/0
+ip prefix-list FROM-OUTSIDE-V4 seq 10 deny 0.0.0.0/8 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 11 deny 10.0.0.0/8 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 12 deny 100.64.0.0/10 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 13 deny 127.0.0.0/8 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 14 deny 169.254.0.0/16 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 15 deny 172.16.0.0/12 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 16 deny 192.0.0.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 17 deny 192.0.2.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 18 deny 192.168.0.0/16 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 19 deny 198.51.100.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 20 deny 203.0.113.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 21 deny 224.0.0.0/3 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 30 deny 198.18.0.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 31 deny 198.18.1.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 32 deny 198.18.2.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 40 deny 0.0.0.0/0 ge 25
+ip prefix-list FROM-OUTSIDE-V4 seq 50 permit 0.0.0.0/0 le 24
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 5 deny ::/0
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 10 deny ::/8 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 11 deny fc00::/7 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 12 deny fe80::/10 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 13 deny ff00::/8 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 30 deny 2001:db8::/48 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 31 deny 2001:db8:1::/48 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 32 deny 2001:db8:2::/48 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 40 deny ::/0 ge 49
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 50 permit ::/0 le 48
+! ... and no AS path longer than 50 ASes.
+bgp as-path access-list NOT-TOO-LONG seq 5 deny ([0-9]+ ){50}[0-9]+
+bgp as-path access-list NOT-TOO-LONG seq 10 permit .*
+!
+! Towards transit and the peer: only our own and our customers' prefixes (Task 3).
+ip prefix-list OURS-V4 seq 10 permit 198.18.0.0/24
+ip prefix-list OURS-V4 seq 11 permit 198.18.1.0/24
+ip prefix-list OURS-V4 seq 12 permit 198.18.2.0/24
+ipv6 prefix-list OURS-V6 seq 10 permit 2001:db8::/48
+ipv6 prefix-list OURS-V6 seq 11 permit 2001:db8:1::/48
+ipv6 prefix-list OURS-V6 seq 12 permit 2001:db8:2::/48
+!
+router bgp 64500
+ address-family ipv4 unicast
+  neighbor 10.0.1.2 prefix-list CUST1-V4 in
+  neighbor 10.0.2.2 prefix-list CUST2-V4 in
+  neighbor 10.0.10.2 prefix-list FROM-OUTSIDE-V4 in
+  neighbor 10.0.10.2 filter-list NOT-TOO-LONG in
+  neighbor 10.0.10.2 prefix-list OURS-V4 out
+  neighbor 10.0.11.2 prefix-list FROM-OUTSIDE-V4 in
+  neighbor 10.0.11.2 filter-list NOT-TOO-LONG in
+  neighbor 10.0.11.2 prefix-list OURS-V4 out
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor fd00:0:1::2 prefix-list CUST1-V6 in
+  neighbor fd00:0:2::2 prefix-list CUST2-V6 in
+  neighbor fd00:0:10::2 prefix-list FROM-OUTSIDE-V6 in
+  neighbor fd00:0:10::2 filter-list NOT-TOO-LONG in
+  neighbor fd00:0:10::2 prefix-list OURS-V6 out
+  neighbor fd00:0:11::2 prefix-list FROM-OUTSIDE-V6 in
+  neighbor fd00:0:11::2 filter-list NOT-TOO-LONG in
+  neighbor fd00:0:11::2 prefix-list OURS-V6 out
+ exit-address-family
+exit
+EOF
+
+# -- Part 2: anti-spoofing (Tasks 4 and 5) -------------------------------------------------
+# Forwarded packets only (the forward hook): edge's own BGP sessions are not touched.
+nft -f - <<'EOF'
+table inet manrs
+delete table inet manrs
+table inet manrs {
+  set ours4 { type ipv4_addr; flags interval; elements = { 198.18.0.0/24, 198.18.1.0/24, 198.18.2.0/24 } }
+  set ours6 { type ipv6_addr; flags interval; elements = { 2001:db8::/48, 2001:db8:1::/48, 2001:db8:2::/48 } }
+  set bogons4 { type ipv4_addr; flags interval; elements = { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10,
+      127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.168.0.0/16,
+      198.51.100.0/24, 203.0.113.0/24, 224.0.0.0/3 } }
+  set bogons6 { type ipv6_addr; flags interval; elements = { ::/8, fc00::/7, fe80::/10, ff00::/8 } }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    # Customers (BCP 38): only their own addresses.
+    iifname "eth1" ip saddr != 198.18.1.0/24 drop
+    iifname "eth1" ip6 saddr != 2001:db8:1::/48 drop
+    iifname "eth2" ip saddr != 198.18.2.0/24 drop
+    iifname "eth2" ip6 saddr != 2001:db8:2::/48 drop
+    # Transit and peer: nothing from our side of the border, nothing from bogon space.
+    iifname { "eth3", "eth4" } ip saddr @ours4 drop
+    iifname { "eth3", "eth4" } ip saddr @bogons4 drop
+    iifname { "eth3", "eth4" } ip6 saddr @ours6 drop
+    iifname { "eth3", "eth4" } ip6 saddr @bogons6 drop
+  }
+}
+EOF

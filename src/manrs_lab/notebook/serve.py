@@ -1,0 +1,242 @@
+"""Serve the lab notebooks with JupyterLab on 127.0.0.1 (`scripts/serve-notebooks.sh`).
+
+    python -m manrs_lab.notebook.serve                 # foreground; Ctrl-C stops it
+    python -m manrs_lab.notebook.serve --background    # detached; prints the URL when ready
+    python -m manrs_lab.notebook.serve --stop          # stop the detached server
+
+JupyterLab listens on 127.0.0.1 only, with a token in the URL. The labs need root (network
+namespaces), so the server, and the kernels it starts, run as the user who starts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from manrs_lab.instance import pid_alive
+from manrs_lab.notebook.build import NAME_RE, plan
+from manrs_lab.paths import content_root
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8888
+READY_TIMEOUT = 60.0
+
+
+def state_dir() -> Path:
+    """Where the detached server's pid, URL and log live."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "manrs-lab" / "jupyter"
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            bound: int = sock.getsockname()[1]
+            return bound
+    raise OSError("no free TCP port on 127.0.0.1")
+
+
+def first_notebook(root: Path) -> str | None:
+    names = sorted(p.name for p in root.glob("*.ipynb") if NAME_RE.match(p.name))
+    return names[0] if names else None
+
+
+# JupyterLab settings for the labs: the notebook's kernel starts without asking which one, and
+# nothing is fetched from the Internet (no news feed, no update check).
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    root: Path
+    port: int
+    token: str
+    settings_dir: Path  # JupyterLab's app settings folder: holds overrides.json
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def url(self) -> str:
+        first = first_notebook(self.root)
+        path = f"/lab/tree/{first}" if first else "/lab"
+        return f"{self.base_url}{path}?token={self.token}"
+
+    def argv(self) -> list[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--ip={HOST}",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            f"--LabApp.app_settings_dir={self.settings_dir}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        if os.geteuid() == 0:
+            argv.append("--allow-root")
+        return argv
+
+    def write_settings(self) -> None:
+        self.settings_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings_dir / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=2))
+
+    def env(self) -> dict[str, str]:
+        """The kernels find the virtualenv's tools (nbgrader needs `alembic` on PATH)."""
+        env = dict(os.environ)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def ready(self) -> bool:
+        url = f"{self.base_url}/api/status?token={self.token}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own URL
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, proc: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with status {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not answer on {self.base_url} in {timeout} s")
+            time.sleep(0.2)
+
+
+def _warn_stale(root: Path) -> None:
+    try:
+        built, _ = plan(root, None)
+    except Exception as exc:  # a broken lab must not keep the others from being served
+        print(f"note: could not check the notebooks against the labs: {exc}", file=sys.stderr)
+        return
+    missing = [b.path.name for b in built if not b.path.is_file()]
+    if missing:
+        print(
+            f"note: no notebook yet for {', '.join(missing)}: run notebooks/build.py",
+            file=sys.stderr,
+        )
+
+
+def _banner(server: Server) -> str:
+    lines = [
+        "",
+        f"JupyterLab serves {server.root} on {server.base_url} (this machine only).",
+        f"Open: {server.url()}",
+    ]
+    if os.geteuid() != 0:
+        lines.append("warning: the labs need root (network namespaces): run this as root.")
+    return "\n".join(lines) + "\n"
+
+
+def stop() -> int:
+    pidfile = state_dir() / "jupyter.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        print("no JupyterLab started with --background is running")
+        return 0
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    for name in ("jupyter.pid", "jupyter.url"):
+        with contextlib.suppress(FileNotFoundError):
+            (state_dir() / name).unlink()
+    print(f"stopped JupyterLab (pid {pid})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="serve-notebooks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dir", type=Path, default=content_root() / "notebooks")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="another is picked if busy")
+    parser.add_argument("--token", default=os.environ.get("MANRS_LAB_NOTEBOOK_TOKEN"))
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--background", action="store_true", help="detach; see --stop")
+    mode.add_argument("--stop", action="store_true", help="stop the detached server")
+    args = parser.parse_args(argv)
+    if args.stop:
+        return stop()
+
+    root = args.dir.resolve()
+    if not root.is_dir():
+        parser.error(f"{root} is not a folder")
+    _warn_stale(root)
+    folder = state_dir()
+    server = Server(
+        root, free_port(args.port), args.token or secrets.token_hex(24), folder / "lab-settings"
+    )
+    server.write_settings()
+    if not args.background:
+        sys.stdout.write(_banner(server) + "Ctrl-C stops it.\n\n")
+        sys.stdout.flush()
+        os.execve(server.argv()[0], server.argv(), server.env())  # noqa: S606 - no shell wanted
+
+    pidfile = folder / "jupyter.pid"
+    with contextlib.suppress(OSError, ValueError):
+        old = int(pidfile.read_text().strip())
+        if pid_alive(old):
+            url = (folder / "jupyter.url").read_text().strip()
+            print(f"JupyterLab is already running (pid {old}): {url}")
+            return 0
+    with (folder / "jupyter.log").open("ab") as log:
+        proc = subprocess.Popen(
+            server.argv(),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=server.env(),
+        )
+    pidfile.write_text(f"{proc.pid}\n")
+    (folder / "jupyter.url").write_text(server.url() + "\n")
+    try:
+        server.wait_ready(proc)
+    except RuntimeError as exc:
+        print(f"error: {exc}; see {folder / 'jupyter.log'}", file=sys.stderr)
+        if proc.poll() is None:
+            proc.terminate()
+        return 1
+    sys.stdout.write(_banner(server))
+    print(f"Log: {folder / 'jupyter.log'}. Stop it with: scripts/serve-notebooks.sh --stop")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

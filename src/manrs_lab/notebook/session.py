@@ -1,0 +1,664 @@
+"""`Lab`: one lab instance as a notebook sees it.
+
+`Lab("customer-filtering")` finds the running instance (after a kernel restart too) or starts
+one; the panel, the magics and the grade cells all go through it, and through `operations`,
+like the CLI. Under nbgrader's autograde it starts nothing: grade cells replay the configurations
+saved beside the notebook on the grading machine (see `replay`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from manrs_lab import operations
+from manrs_lab.drivers.router import Router
+from manrs_lab.errors import LabError, NotRunningError
+from manrs_lab.grader.engine import grade
+from manrs_lab.grader.report import GradeReport, TaskResult
+from manrs_lab.instance import validate_instance_name
+from manrs_lab.notebook import replay as replay_mod
+from manrs_lab.notebook.topology import TopologyState, link_states, render_svg
+from manrs_lab.notebook.views import Note, ReportView, RouteTable, SavedFiles, SessionTable
+from manrs_lab.progress import SilentProgress
+from manrs_lab.running import RunningLab
+from manrs_lab.spec.loader import Lab as LoadedLab
+from manrs_lab.spec.loader import load_lab
+from manrs_lab.spec.topology import Role
+from manrs_lab.state import BgpSession
+
+if TYPE_CHECKING:
+    from manrs_lab.notebook.panel import LabPanel
+
+AUTOSTART_ENV = "MANRS_LAB_AUTOSTART"
+NODE_STAGES = ("config ok", "network up", "daemons started", "converged")
+CONVERGE_AFTER_APPLY = 10.0
+AUTOGRADE_NOTE = "not read while autograding: grade cells replay the saved configuration"
+
+STARTING_GRACE = 120.0  # an instance younger than this and not ready is still starting
+
+_current: Lab | None = None
+_replays: dict[tuple[str, str, str | None], replay_mod.Replay] = {}
+_replay_lock = threading.Lock()
+_instance_locks: dict[str, threading.RLock] = {}
+
+
+def _instance_lock(name: str) -> threading.RLock:
+    """One operation at a time per instance in this kernel, whichever Lab object asks (a setup
+    cell run twice makes two)."""
+    with _replay_lock:
+        return _instance_locks.setdefault(name, threading.RLock())
+
+
+def current_lab() -> Lab:
+    """The Lab most recently created in this kernel (what the magics talk to)."""
+    if _current is None:
+        raise LabError('no lab yet: run `lab = Lab("<lab-id>")` first')
+    return _current
+
+
+def _ipython_shell() -> object | None:
+    try:
+        from IPython import get_ipython  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return None
+    shell: object | None = get_ipython()
+    return shell
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (where widgets have a frontend to draw them)."""
+    return getattr(_ipython_shell(), "kernel", None) is not None
+
+
+class Board:
+    """Progress of the lab's current operation per node: what the panel draws.
+
+    Implements the `Progress` protocol; `operations.up/down/reset/solve` and the grader report
+    into it. During a check, the grader's per-check events count towards `checks_done`.
+    """
+
+    def __init__(self, lab: LoadedLab) -> None:
+        self.lab = lab
+        self.phase = "stopped"
+        self.busy = False
+        self.message = ""
+        self.error: str | None = None
+        self.node_state = dict.fromkeys(lab.topology.nodes, "")
+        self.node_done = dict.fromkeys(lab.topology.nodes, 0)
+        self.checks_total = 0
+        self.checks_done = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def stages(self, node: str) -> int:
+        role = self.lab.topology.nodes[node].role
+        return len(NODE_STAGES) if role.is_router else len(NODE_STAGES) - 1
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def notify(self) -> None:
+        for listener in list(self._listeners):
+            # A drawing problem must never break an operation on the lab.
+            with contextlib.suppress(Exception):
+                listener()
+
+    # -- Progress protocol ----------------------------------------------------------------
+    def step(self, message: str) -> None:
+        self.message = message
+        self.notify()
+
+    def node(self, node: str, state: str) -> None:
+        if self.phase == "checking":
+            self.checks_done += 1
+        elif node in self.node_state:
+            self.node_state[node] = state
+            if state in NODE_STAGES:
+                done = min(NODE_STAGES.index(state) + 1, self.stages(node))
+                self.node_done[node] = max(self.node_done[node], done)
+        self.notify()
+
+    # -- operation bookkeeping ------------------------------------------------------------
+    def begin(self, phase: str, checks: int = 0) -> None:
+        self.phase = phase
+        self.busy = True
+        self.error = None
+        self.message = f"{phase}…"
+        if phase in ("starting", "resetting"):
+            for node in self.node_state:
+                self.node_state[node] = "waiting"
+                self.node_done[node] = 0
+        elif phase == "stopping":
+            for node in self.node_state:
+                self.node_state[node] = "stopping"
+        self.checks_total = checks
+        self.checks_done = 0
+        self.notify()
+
+    def all_ready(self) -> None:
+        for node in self.node_state:
+            self.node_state[node] = "ready"
+            self.node_done[node] = self.stages(node)
+
+    def all_stopped(self) -> None:
+        for node in self.node_state:
+            self.node_state[node] = "stopped"
+            self.node_done[node] = 0
+
+    def finish(self, phase: str, message: str) -> None:
+        self.phase = phase
+        self.busy = False
+        self.message = message
+        self.notify()
+
+    def fail(self, error: str, phase: str) -> None:
+        self.phase = phase
+        self.busy = False
+        self.error = error
+        self.message = error
+        self.notify()
+
+
+@dataclass(frozen=True)
+class NodeView:
+    name: str
+    role: Role
+    asn: int | None
+    running: bool
+    sessions: tuple[BgpSession, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The live state of the instance: which nodes run, each router's BGP sessions."""
+
+    lab: LoadedLab
+    instance: str
+    exists: bool
+    nodes: tuple[NodeView, ...]
+    taken: float
+
+    @property
+    def all_running(self) -> bool:
+        return self.exists and all(n.running for n in self.nodes)
+
+    def topology_state(self) -> TopologyState:
+        sessions = {n.name: n.sessions for n in self.nodes}
+        return TopologyState(
+            nodes_up={n.name: n.running for n in self.nodes},
+            links=link_states(self.lab.topology, sessions),
+        )
+
+    def summary(self) -> str:
+        if not self.exists:
+            return "not running"
+        up = sum(n.running for n in self.nodes)
+        sessions = [s for n in self.nodes for s in n.sessions]
+        established = sum(s.established for s in sessions)
+        text = f"{up}/{len(self.nodes)} nodes running"
+        if sessions:
+            text += f" · {established}/{len(sessions)} BGP sessions Established"
+        return text
+
+    def svg(self) -> str:
+        return render_svg(self.lab.topology, self.lab.spec.learner, self.topology_state())
+
+    def __repr__(self) -> str:
+        return f"{self.instance}: {self.summary()}"
+
+    def _repr_html_(self) -> str:
+        return f"<div><b>{self.instance}</b>: {self.summary()}</div>{self.svg()}"
+
+
+class Lab:
+    """A lab for a notebook: start/stop/reset, router access, checks and grade cells.
+
+    `instance` defaults to the lab id (prefixed by `$MANRS_LAB_INSTANCE_PREFIX`), the same name
+    `manrs-lab up LAB` uses, so a shell and a notebook share one running lab. `start` defaults
+    to `$MANRS_LAB_AUTOSTART` (on unless "0"); in a Jupyter kernel the lab starts in the
+    background and the next cell that needs it waits for it.
+    """
+
+    def __init__(
+        self,
+        lab_id: str,
+        *,
+        instance: str | None = None,
+        start: bool | None = None,
+        notebook_dir: Path | str | None = None,
+    ) -> None:
+        self.lab = load_lab(lab_id)
+        self.id = self.lab.id
+        prefix = os.environ.get(replay_mod.INSTANCE_PREFIX_ENV, "")
+        self.instance = validate_instance_name(instance or f"{prefix}{self.id}")
+        self.notebook_dir = Path(notebook_dir or Path.cwd()).resolve()
+        self.autograde = replay_mod.autograding()
+        self.board = Board(self.lab)
+        self.last_report: GradeReport | None = None
+        self._running: RunningLab | None = None
+        self._ops = _instance_lock(self.instance)
+        self._worker: threading.Thread | None = None
+        self._panels: list[LabPanel] = []
+        _make_current(self)
+        if self.autograde:
+            self.board.phase = "autograde"
+            return
+        found = self._attach()
+        if found is not None and self._healthy(found):
+            self._running = found
+            self.board.all_ready()
+            self.board.phase = "running"
+        if start is None:
+            start = os.environ.get(AUTOSTART_ENV, "1") != "0"
+        if start and self._running is None:
+            self.start(wait=not in_kernel())
+
+    def __repr__(self) -> str:
+        return f"Lab({self.id!r}, instance={self.instance!r}, {self.board.phase})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def _attach(self) -> RunningLab | None:
+        try:
+            running = operations.attach(self.instance)
+        except NotRunningError:
+            return None
+        if running.instance.lab != self.id:
+            raise LabError(
+                f"instance {self.instance!r} runs lab {running.instance.lab!r}, not {self.id!r}: "
+                "give Lab(..., instance='another-name')"
+            )
+        return running
+
+    def _wait_if_starting(self, found: RunningLab | None) -> RunningLab | None:
+        """An instance another process is deploying right now (`manrs-lab up`, another
+        kernel): wait for it rather than tear it down."""
+        if found is None or found.instance.ready:
+            return found
+        if time.time() - found.instance.created > STARTING_GRACE:
+            return found
+        self.board.step("the lab is being started elsewhere: waiting for it")
+        deadline = time.monotonic() + STARTING_GRACE
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            found = self._attach()
+            if found is None or found.instance.ready:
+                return found
+        return found
+
+    def _healthy(self, running: RunningLab) -> bool:
+        inst = running.instance
+        return (
+            inst.ready
+            and inst.folder.exists()
+            and all(running.runtime.node_running(inst, n) for n in self.lab.topology.nodes)
+        )
+
+    def _operate(
+        self, phase: str, body: Callable[[], str], *, wait: bool, done_phase: str, checks: int = 0
+    ) -> None:
+        """Run one operation at a time, reporting into the board; in a thread unless `wait`."""
+        if self.autograde:
+            print(f"(autograde: {phase} skipped; grading replays the saved configuration)")
+            return
+
+        def run() -> None:
+            with self._ops:
+                self.board.begin(phase, checks)
+                try:
+                    message = body()
+                except Exception as exc:
+                    after = "running" if self._running is not None else "error"
+                    self.board.fail(str(exc), after)
+                    if wait:
+                        raise
+                    return
+                self.board.finish(done_phase, message)
+                for panel in list(self._panels):
+                    panel.refresh_soon()
+
+        if wait:
+            self.wait()
+            run()
+        else:
+            self._worker = threading.Thread(target=run, name=f"manrs-lab {phase}", daemon=True)
+            self._worker.start()
+
+    def wait(self) -> None:
+        """Wait for an operation started in the background (by the panel or at start-up)."""
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+    def start(self, wait: bool = True) -> None:
+        """Start the lab, or find it running; a broken leftover instance is replaced."""
+
+        def body() -> str:
+            found = self._wait_if_starting(self._attach())
+            if found is not None and self._healthy(found):
+                self._running = found
+                self.board.all_ready()
+                return "already running"
+            if found is not None:
+                self.board.step("removing a broken earlier instance")
+                operations.down(self.instance, self.board)
+            return self._deploy()
+
+        self._operate("starting", body, wait=wait, done_phase="running")
+
+    def _deploy(self) -> str:
+        """`operations.up`; a lab that deployed but did not converge in time is kept, with a
+        warning (a learner's change may be why, and the routers are there to look at)."""
+        self._running = None
+        try:
+            result = operations.up(self.id, self.board, instance=self.instance)
+        except LabError as exc:
+            found = self._attach()
+            if found is None:
+                raise
+            # Deployed, just not converged: mark it done so a later Start or a new kernel
+            # attaches to it instead of waiting for a deploy that has finished.
+            found.instance.ready = True
+            found.instance.save()
+            self._running = found
+            self.board.all_ready()
+            self.board.error = f"deployed, but {exc}"
+            return self.board.error
+        self._running = result.running
+        self.board.all_ready()
+        return (
+            f"running: deployed in {result.deploy_seconds:.1f} s, BGP converged "
+            f"{result.converge_seconds:.1f} s later"
+        )
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop every router of the lab and remove its namespaces (configurations are lost)."""
+
+        def body() -> str:
+            self._running = None
+            with contextlib.suppress(NotRunningError):
+                operations.down(self.instance, self.board)
+            self.board.all_stopped()
+            return "stopped"
+
+        self._operate("stopping", body, wait=wait, done_phase="stopped")
+
+    def reset(self, wait: bool = True) -> None:
+        """Back to the starting configurations (the instance is rebuilt)."""
+
+        def body() -> str:
+            self._running = None
+            if self._attach() is not None:
+                operations.down(self.instance, self.board)
+            message = self._deploy()
+            return message if self.board.error else "back at the starting configuration"
+
+        self._operate("resetting", body, wait=wait, done_phase="running")
+
+    def solve(self, task: str | None = None) -> None:
+        """Apply the lab's reference solution (instructors and tests); `task`: in a staged lab,
+        that task's model answer only."""
+
+        def body() -> str:
+            name = self._require_running().instance.name
+            nodes = operations.solve(name, self.board, task=task)
+            self.board.all_ready()
+            return f"reference solution applied on {', '.join(nodes)}"
+
+        self._operate("solving", body, wait=True, done_phase="running")
+
+    @property
+    def running(self) -> RunningLab:
+        """The running instance; waits for a start in progress."""
+        self.wait()
+        return self._require_running()
+
+    def _require_running(self) -> RunningLab:
+        """The running instance, without waiting (operation bodies hold the lock)."""
+        if self._running is None:
+            if self.autograde:
+                raise LabError("autograde: the lab is rebuilt by the grade cells only")
+            reason = f" ({self.board.error})" if self.board.error else ""
+            raise NotRunningError(
+                f"the lab is not running{reason}: click Start in the panel or run lab.start()"
+            )
+        return self._running
+
+    # -- grading --------------------------------------------------------------------------
+    def check(self, tasks: list[str] | None = None, *, save: bool = True) -> ReportView:
+        """Grade the lab (probes included); saves the routers' configurations first."""
+        if self.autograde:
+            outcome = self._replayed()
+            if outcome.report is None:
+                raise LabError(outcome.error or "the submission could not be replayed")
+            return ReportView(outcome.report)
+        self._grade_now(tasks, save=save, wait=True)
+        assert self.last_report is not None
+        return ReportView(self.last_report)
+
+    def check_in_background(self) -> None:
+        """What the panel's Check button does: grade without blocking the kernel."""
+        self._grade_now(None, save=True, wait=False)
+
+    def _grade_now(self, tasks: list[str] | None, *, save: bool, wait: bool) -> None:
+        selected = [c for c in self.lab.spec.checks if tasks is None or c.task in (*tasks, None)]
+
+        def body() -> str:
+            running = self._require_running()
+            if save:
+                replay_mod.save_configs(running, self.notebook_dir)
+                if self.lab.staged and tasks is not None and len(tasks) == 1:
+                    replay_mod.save_configs(running, self.notebook_dir, task=tasks[0])
+            report = grade(running, self.board, tasks=tasks)
+            self.last_report = report
+            return f"checked: {report.points}/{report.max_points} points"
+
+        self._operate("checking", body, wait=wait, done_phase="running", checks=len(selected))
+
+    def _replayed(self, task: str | None = None) -> replay_mod.Replay:
+        """Autograde: the submission graded once per kernel, whatever cell asks first; a staged
+        lab once per task, each from the snapshot its grade cell saved."""
+        task = task if self.lab.staged else None
+        key = (self.id, str(self.notebook_dir), task)
+        with _replay_lock:
+            if key not in _replays:
+                _replays[key] = replay_mod.replay(
+                    self.lab, self.notebook_dir, SilentProgress(), task=task
+                )
+            return _replays[key]
+
+    def assert_task(self, task_id: str) -> TaskResult:
+        """For grade cells: grade one task; AssertionError listing what failed unless it passed."""
+        tasks = {t.id: t for t in self.lab.spec.tasks}
+        if task_id not in tasks:
+            raise LabError(f"no task {task_id!r} in {self.id} (tasks: {', '.join(tasks)})")
+        notes: list[str] = []
+        if self.autograde:
+            outcome = self._replayed(task_id)
+            if outcome.missing:
+                where = replay_mod.saved_dir(self.notebook_dir, self.id)
+                notes.append(
+                    f"no saved configuration of {', '.join(outcome.missing)} in {where}: graded "
+                    "the starting configuration (check or run lab.save() before submitting)"
+                )
+            if outcome.report is None:
+                raise AssertionError(f"{tasks[task_id].title}: {outcome.error}")
+            report = outcome.report
+        else:
+            self._grade_now([task_id], save=True, wait=True)
+            assert self.last_report is not None
+            report = self.last_report
+        result = report.task(task_id)
+        if result.passed:
+            print(f"PASS {result.title}: {result.points}/{result.max_points} points")
+            return result
+        lines = [f"{result.title}: {result.points}/{result.max_points} points"]
+        lines += [f"  {c.title}: {c.message}" for c in report.failures(task_id)]
+        if result.next_hint:
+            lines.append(f"Hint: {result.next_hint}")
+        lines += notes
+        raise AssertionError("\n".join(lines))
+
+    def save(self) -> SavedFiles:
+        """Save the configurations the grader replays (`.manrs-lab/<lab>/` beside the notebook)."""
+        if self.autograde:
+            kept = SavedFiles()
+            kept.note = "(autograde: the submission's saved configurations are used as they are)"
+            return kept
+        return SavedFiles(replay_mod.save_configs(self.running, self.notebook_dir))
+
+    # -- routers --------------------------------------------------------------------------
+    def router(self, node: str) -> Router:
+        return self.running.router(node)
+
+    def _role(self, node: str) -> Role:
+        try:
+            return self.lab.topology.nodes[node].role
+        except KeyError:
+            known = ", ".join(self.lab.topology.nodes)
+            raise LabError(f"no node {node!r} in lab {self.id} (nodes: {known})") from None
+
+    def vtysh(self, node: str, *commands: str) -> str:
+        """Run vtysh commands on an FRR node; returns what vtysh printed."""
+        if self._role(node) is not Role.FRR:
+            raise LabError(f"{node} is a {self._role(node)} node, not FRR: use %birdc or %sh")
+        handle = self.running.handle(node)
+        argv = ["vtysh"]
+        if handle.local_dir is not None:
+            argv += ["--vty_socket", str(handle.local_dir / "run")]
+        for command in commands:
+            argv += ["-c", command]
+        result = handle.exec(argv)
+        return result.stdout + result.stderr
+
+    def birdc(self, node: str, command: str) -> str:
+        """Run one birdc command on a BIRD node."""
+        if self._role(node) is not Role.BIRD:
+            raise LabError(f"{node} is a {self._role(node)} node, not BIRD: use %vtysh or %sh")
+        handle = self.running.handle(node)
+        argv = ["birdc"]
+        if handle.local_dir is not None:
+            argv += ["-s", str(handle.local_dir / "bird.ctl")]
+        result = handle.exec([*argv, *command.split()])
+        return result.stdout + result.stderr
+
+    def sh(self, node: str, script: str, timeout: float = 60.0) -> tuple[int, str]:
+        """Run a shell script inside a node's namespace: (exit status, output)."""
+        self._role(node)
+        result = self.running.handle(node).exec(["sh", "-c", script], timeout=timeout)
+        return result.returncode, result.stdout + result.stderr
+
+    def running_config(self, node: str) -> str:
+        return replay_mod.current_config(self.running, node)
+
+    def apply_config(self, node: str, text: str) -> str:
+        """FRR: commands applied on top of the running config. BIRD: a whole new bird.conf."""
+        role = self._role(node)
+        if not role.is_router:
+            raise LabError(f"{node} is a {role} node: only routers take a configuration")
+        body = [ln for ln in text.splitlines() if ln.strip() and ln.lstrip()[0] not in "!#"]
+        if not body:
+            return f"nothing applied to {node}: the cell holds only comments"
+        self.wait()
+        with self._ops:
+            running = self._require_running()
+            running.router(node).apply_config(text)
+            start = time.monotonic()
+            try:
+                running.wait_converged(SilentProgress(), timeout=CONVERGE_AFTER_APPLY)
+            except LabError as exc:
+                return f"applied to {node}; the lab has not settled yet: {exc}"
+        for panel in list(self._panels):
+            panel.refresh_soon()
+        return f"applied to {node}; BGP settled in {time.monotonic() - start:.1f} s"
+
+    def routes(self, node: str, prefix: str | None = None) -> RouteTable:
+        """A router's BGP paths after its import policy (all, or for exactly `prefix`)."""
+        if self.autograde:
+            return RouteTable(node, (), prefix, note=AUTOGRADE_NOTE)
+        return RouteTable(node, tuple(self.router(node).routes(prefix)), prefix)
+
+    def sessions(self, node: str | None = None) -> SessionTable:
+        if self.autograde:
+            return SessionTable((), (("(all)", AUTOGRADE_NOTE),))
+        names = [node] if node is not None else self.running.router_names()
+        found: list[tuple[str, BgpSession]] = []
+        errors: list[tuple[str, str]] = []
+        for name in names:
+            try:
+                found += [(name, s) for s in self.router(name).sessions()]
+            except LabError as exc:
+                errors.append((name, str(exc)))
+        return SessionTable(tuple(found), tuple(errors))
+
+    # -- live state and the panel ----------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Which nodes run and each router's sessions, read now (cheap: vty sockets, birdc)."""
+        running = self._running
+        if running is None or not running.instance.folder.exists():
+            running = None if self.autograde else self._attach()
+        if running is None or not running.instance.folder.exists():
+            views = tuple(
+                NodeView(name, node.role, node.asn, running=False)
+                for name, node in self.lab.topology.nodes.items()
+            )
+            return Snapshot(self.lab, self.instance, False, views, time.time())
+        out = []
+        for name, node in self.lab.topology.nodes.items():
+            alive = running.runtime.node_running(running.instance, name)
+            sessions: tuple[BgpSession, ...] = ()
+            error = None
+            if alive and node.role.is_router:
+                try:
+                    sessions = tuple(running.router(name).sessions())
+                except LabError as exc:
+                    error = str(exc)
+            out.append(NodeView(name, node.role, node.asn, alive, sessions, error))
+        return Snapshot(self.lab, self.instance, True, tuple(out), time.time())
+
+    def status(self) -> Snapshot:
+        return self.snapshot()
+
+    def panel(self) -> LabPanel | Note:
+        """The control panel: start/reset/stop, per-node progress, live topology, Check."""
+        if self.autograde:
+            return Note(
+                f"{self.lab.spec.title}: autograding. The grade cells rebuild the lab from the "
+                "configurations saved with the submission and grade it live."
+            )
+        from manrs_lab.notebook.panel import LabPanel  # noqa: PLC0415 - needs ipywidgets
+
+        for old in self._panels:
+            old.close()
+        panel = LabPanel(self)
+        self._panels = [panel]
+        return panel
+
+    def close(self) -> None:
+        """Stop the panel's background refresh (the lab itself keeps running)."""
+        for panel in self._panels:
+            panel.close()
+        self._panels = []
+
+
+def _make_current(lab: Lab) -> None:
+    global _current  # noqa: PLW0603 - one current lab per kernel, for the magics
+    previous = _current
+    if previous is not None and previous is not lab:
+        previous.close()
+    _current = lab
+    shell = _ipython_shell()
+    if shell is not None:
+        from manrs_lab.notebook.magics import register  # noqa: PLC0415 - needs IPython
+
+        register(shell)

@@ -1,0 +1,226 @@
+"""HTML views of router state and grade reports, shared by the panel and notebook cells."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
+from manrs_lab.state import BgpRoute, BgpSession
+
+TABLE = 'style="border-collapse:collapse;font-size:12px;margin:4px 0"'
+CELL = 'style="border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top"'
+GREEN = "#15803d"
+RED = "#b91c1c"
+AMBER = "#a16207"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
+    head = "".join(f"<th {CELL}>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td {CELL}>{c}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption style='text-align:left;font-weight:600'>{escape(caption)}</caption>"
+    return f"<table {TABLE}>{cap if caption else ''}<tr>{head}</tr>{body}</table>"
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """A router's BGP paths (after its import policy), shown as a table in a notebook."""
+
+    node: str
+    routes: tuple[BgpRoute, ...]
+    prefix: str | None = None
+    note: str | None = None  # why there are no routes to show (autograde)
+
+    def __iter__(self) -> Iterator[BgpRoute]:
+        return iter(self.routes)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def _caption(self) -> str:
+        if self.note:
+            return f"{self.node}: {self.note}"
+        what = f"paths for {self.prefix}" if self.prefix else "BGP table"
+        return f"{self.node}: {what} ({len(self.routes)} paths)"
+
+    def __repr__(self) -> str:
+        lines = [self._caption()]
+        lines += [
+            f"  {'*' if r.best else ' '} {r.prefix:<20} AS path {r.path_text:<20} "
+            f"origin AS{r.origin_as} via {r.next_hop or '-'}"
+            for r in self.routes
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = [
+            [
+                "&#9733;" if r.best else "",
+                escape(r.prefix),
+                escape(r.path_text),
+                f"AS{r.origin_as}",
+                escape(r.next_hop or "-"),
+                escape(r.peer or "local"),
+                escape(str(r.rpki_state) if r.rpki_state is not None else ""),
+            ]
+            for r in self.routes
+        ]
+        headers = ["best", "prefix", "AS path", "origin", "next hop", "from", "RPKI"]
+        return _table(headers, rows, self._caption())
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """BGP sessions of one or more routers."""
+
+    sessions: tuple[tuple[str, BgpSession], ...]
+    errors: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        lines = [
+            f"{node}: {s.peer} AS{s.remote_as} {s.state}"
+            + (f" ({s.prefixes_received} prefixes)" if s.prefixes_received is not None else "")
+            for node, s in self.sessions
+        ]
+        lines += [f"{node}: {error}" for node, error in self.errors]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for node, s in self.sessions:
+            colour = GREEN if s.established else RED
+            rows.append(
+                [
+                    escape(node),
+                    escape(s.name or ""),
+                    escape(s.peer),
+                    f"AS{s.remote_as}",
+                    f"<b style='color:{colour}'>{escape(s.state)}</b>",
+                    "" if s.prefixes_received is None else str(s.prefixes_received),
+                ]
+            )
+        rows += [
+            [escape(node), "", "", "", f"<i>{escape(err)}</i>", ""] for node, err in self.errors
+        ]
+        return _table(["router", "name", "neighbour", "AS", "state", "prefixes in"], rows)
+
+
+def _prose(text: str) -> str:
+    """Escaped text with `code` spans, as lab.yaml hints and check messages write commands."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _mark(check: CheckResult) -> str:
+    if check.passed:
+        return f"<b style='color:{GREEN}'>PASS</b>"
+    if check.skipped:
+        return f"<b style='color:{AMBER}'>SKIP</b>"
+    return f"<b style='color:{RED}'>FAIL</b>"
+
+
+def task_html(report: GradeReport, task: TaskResult) -> str:
+    colour = GREEN if task.passed else RED
+    checks = [c for c in report.checks if c.task == task.id]
+    items = "".join(
+        f"<li>{_mark(c)} {escape(c.title)}"
+        + ("" if c.passed else f"<br><span style='color:#374151'>{_prose(c.message)}</span>")
+        + "</li>"
+        for c in checks
+    )
+    hint = (
+        f"<div style='margin:2px 0 0 0'><b>Hint:</b> {_prose(task.next_hint)}</div>"
+        if task.next_hint and not task.passed
+        else ""
+    )
+    return (
+        f"<div class='manrs-task' data-task='{escape(task.id)}' "
+        f"data-passed='{str(task.passed).lower()}' style='margin:6px 0'>"
+        f"<b style='color:{colour}'>{task.points}/{task.max_points}</b> "
+        f"<b>{escape(task.title)}</b><ul style='margin:2px 0 0 0'>{items}</ul>{hint}</div>"
+    )
+
+
+def report_html(report: GradeReport) -> str:
+    gates = [c for c in report.checks if c.task is None]
+    gate_html = "".join(
+        f"<div>{_mark(c)} {escape(c.title)}"
+        + ("" if c.passed else f": {_prose(c.message)}")
+        + "</div>"
+        for c in gates
+    )
+    tasks = "".join(task_html(report, t) for t in report.tasks)
+    colour = GREEN if report.points == report.max_points else RED
+    return (
+        "<div class='manrs-results'>"
+        f"<div style='font-size:14px'><b>Score <span class='manrs-score' style='color:{colour}'>"
+        f"{report.points}/{report.max_points}</span></b> "
+        f"<span style='color:#6b7280'>({report.seconds:.1f} s, probe seed {report.seed})</span>"
+        f"</div>{gate_html}{tasks}</div>"
+    )
+
+
+def report_text(report: GradeReport) -> str:
+    lines = [f"score {report.points}/{report.max_points}"]
+    for task in report.tasks:
+        lines.append(f"{task.points}/{task.max_points} {task.title}")
+        lines += [
+            f"  {'PASS' if c.passed else 'SKIP' if c.skipped else 'FAIL'} {c.title}"
+            + ("" if c.passed else f": {c.message}")
+            for c in report.checks
+            if c.task == task.id
+        ]
+        if task.next_hint and not task.passed:
+            lines.append(f"  hint: {task.next_hint}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """What `lab.check()` returns: the grade report, drawn as a table in a notebook."""
+
+    report: GradeReport
+
+    @property
+    def points(self) -> int:
+        return self.report.points
+
+    @property
+    def max_points(self) -> int:
+        return self.report.max_points
+
+    @property
+    def passed(self) -> bool:
+        return self.report.passed
+
+    def __repr__(self) -> str:
+        return report_text(self.report)
+
+    def _repr_html_(self) -> str:
+        return report_html(self.report)
+
+
+class SavedFiles(dict[str, Path]):
+    """node -> saved configuration file, printed as a short list."""
+
+    note = "nothing saved"
+
+    def __repr__(self) -> str:
+        if not self:
+            return self.note
+        return "\n".join(f"saved {node}'s configuration to {path}" for node, path in self.items())
+
+
+@dataclass(frozen=True)
+class Note:
+    """A short message shown in place of a widget or a command's output."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<div style='color:#374151;font-style:italic'>{escape(self.text)}</div>"

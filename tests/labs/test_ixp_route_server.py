@@ -1,0 +1,214 @@
+"""ixp-route-server on real daemons: unsolved fails, the reference passes, wrong ones fail."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import REPO
+from manrs_lab import operations
+from manrs_lab.grader.engine import grade
+from manrs_lab.grader.report import GradeReport
+from manrs_lab.progress import SilentProgress
+from manrs_lab.running import RunningLab
+
+pytestmark = pytest.mark.daemons
+LAB = "ixp-route-server"
+REFERENCE = (REPO / "labs" / LAB / "solution" / "rs.conf").read_text()
+
+VIOLATIONS = {
+    "leak-dropped",
+    "invalid-dropped",
+    "first-as-dropped",
+    "next-hop-dropped",
+    "bogon-dropped",
+    "limit-enforced",
+}
+
+# Correct, written another way: one named filter per member, prefix sets inline, a path mask
+# for the first AS, `from` for the next hop, a bogon function, `action restart` for the limit.
+PER_MEMBER_FILTERS = """
+router id 198.18.0.1;
+protocol device {}
+roa4 table r4;
+protocol rpki validator {
+  roa4 { table r4; };
+  remote 10.255.0.1 port 8282;
+  retry keep 5; refresh keep 30; expire keep 600;
+}
+
+function martian()
+{
+  return net ~ [ 0.0.0.0/8+, 10.0.0.0/8+, 100.64.0.0/10+, 127.0.0.0/8+, 169.254.0.0/16+,
+                 172.16.0.0/12+, 192.168.0.0/16+, 224.0.0.0/3+, 0.0.0.0/0{25,32} ];
+}
+
+function checked_origin()
+{
+  if roa_check(r4, net, bgp_path.last) = ROA_INVALID then return false;
+  return true;
+}
+
+filter from_content {
+  if martian() then reject;
+  if !(bgp_path ~ [= 64505 * =]) then reject;
+  if bgp_next_hop != from then reject;
+  if net !~ [ 10.5.0.0/16, 198.18.3.0/24, 198.18.5.0/24, 198.18.8.0/24 ] then reject;
+  if !checked_origin() then reject;
+  accept;
+}
+
+filter from_access {
+  if martian() then reject;
+  if !(bgp_path ~ [= 64506 * =]) then reject;
+  if bgp_next_hop != from then reject;
+  if net !~ [ 198.18.6.0/24, 198.18.9.0/24, 198.18.10.0/24, 198.19.10.0/24, 198.19.11.0/24,
+              198.19.12.0/24, 198.19.13.0/24, 198.19.14.0/24, 198.19.15.0/24,
+              198.19.16.0/24, 198.19.17.0/24 ] then reject;
+  if !checked_origin() then reject;
+  accept;
+}
+
+filter from_regional {
+  if martian() then reject;
+  if !(bgp_path ~ [= 64507 * =]) then reject;
+  if bgp_next_hop != from then reject;
+  if net !~ [ 198.18.7.0/24, 198.18.9.0/24 ] then reject;
+  if !checked_origin() then reject;
+  accept;
+}
+
+protocol bgp content {
+  local 10.200.0.1 as 64500; neighbor 10.200.0.5 as 64505; rs client;
+  hold time 9; keepalive time 3; connect retry time 5;
+  ipv4 { import filter from_content; import limit 5 action restart; export all; };
+}
+protocol bgp access {
+  local 10.200.0.1 as 64500; neighbor 10.200.0.6 as 64506; rs client;
+  hold time 9; keepalive time 3; connect retry time 5;
+  ipv4 { import filter from_access; import limit 4 action restart; export all; };
+}
+protocol bgp regional {
+  local 10.200.0.1 as 64500; neighbor 10.200.0.7 as 64507; rs client;
+  hold time 9; keepalive time 3; connect retry time 5;
+  ipv4 { import filter from_regional; import limit 5 action restart; export all; };
+}
+"""
+
+# Plausible mistakes, each the reference with one thing wrong (or most things missing).
+IRR_ONLY = REFERENCE.replace(
+    """  if net ~ BOGONS then reject "bogon ", net;
+  if bgp_path.first != member_as then reject "first AS ", bgp_path.first, " is not the member's";
+  if bgp_next_hop != member_ip then reject "next hop ", bgp_next_hop, " is not the member's";
+""",
+    "",
+).replace(
+    """  if roa_check(r4, net, bgp_path.last) = ROA_INVALID then reject "RPKI invalid: ", net;
+""",
+    "",
+)
+IRR_ONLY = "\n".join(line for line in IRR_ONLY.splitlines() if "import limit" not in line)
+FIRST_AS_IS_ORIGIN = REFERENCE.replace("bgp_path.first != member_as", "bgp_path.last != member_as")
+DROPS_NOT_FOUND = REFERENCE.replace(
+    "roa_check(r4, net, bgp_path.last) = ROA_INVALID",
+    "roa_check(r4, net, bgp_path.last) != ROA_VALID",
+)
+# A textbook bogon list includes RFC 2544's 198.18.0.0/15: here it is the whole Internet.
+BOGONS_WITH_BENCHMARK_SPACE = REFERENCE.replace(
+    "192.0.0.0/24+, 192.0.2.0/24+,", "192.0.0.0/24+, 192.0.2.0/24+, 198.18.0.0/15+,"
+)
+
+
+def graded(running: RunningLab, config: str | None = None, converge: bool = True) -> GradeReport:
+    if config is not None:
+        running.router("rs").apply_config(config)
+        if converge:
+            running.wait_converged(SilentProgress())
+        else:  # the config drops routes `converged:` waits for: only wait for the sessions
+            deadline = time.monotonic() + 20
+            while not all(s.established for s in running.router("rs").sessions()):
+                assert time.monotonic() < deadline, "rs's sessions did not come back"
+                time.sleep(0.2)
+    return grade(running, SilentProgress(), seed=11)
+
+
+def failed_ids(report: GradeReport) -> set[str]:
+    return {c.id for c in report.checks if not c.passed}
+
+
+def failed_tasks(report: GradeReport) -> set[str]:
+    return {t.id for t in report.tasks if not t.passed}
+
+
+def test_unsolved_lab_fails_every_task_naming_what_leaked(boot_lab):
+    report = graded(boot_lab(LAB))
+    assert failed_ids(report) == VIOLATIONS
+    assert report.points == 0
+    text = {c.id: c.message for c in report.checks}
+    assert "access received 10.5.0.0/16 (AS path 64505" in text["bogon-dropped"]
+    assert "private-use space (RFC 1918)" in text["bogon-dropped"]
+    assert "(AS path 64509, next hop 10.200.0.7)" in text["first-as-dropped"]
+    assert "its first AS is AS64509, but regional (AS64507) sent it" in text["first-as-dropped"]
+    assert (
+        "its next hop is 10.200.0.55, but content (AS64505) sent it from 10.200.0.5"
+        in (text["next-hop-dropped"])
+    )
+    assert (
+        "not among the routes registered for content's as-set AS-CONTENT" in (text["leak-dropped"])
+    )
+    assert "birdc show route protocol content all" in text["leak-dropped"]
+    assert "ROA 198.18.3.0/24 maxLength 24 AS64503" in text["invalid-dropped"]
+    assert (
+        "holds 10 routes from access (AS64506), more than its limit of 4"
+        in (text["limit-enforced"])
+    )
+    assert all(t.next_hint for t in report.tasks)
+
+
+def test_reference_solution_gets_full_marks(boot_lab):
+    running = boot_lab(LAB)
+    operations.solve(running.instance.name, SilentProgress())
+    report = graded(running)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    assert report.points == report.max_points == 8
+    limit = next(c for c in report.checks if c.id == "limit-enforced")
+    assert "content 4, regional 4" in limit.evidence  # action block: the first 4 get through
+
+
+def test_differently_written_correct_solution_passes(boot_lab):
+    report = graded(boot_lab(LAB), PER_MEMBER_FILTERS)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    limit = next(c for c in report.checks if c.id == "limit-enforced")
+    assert "rs closed its session" in limit.evidence  # action restart
+
+
+def test_plausible_wrong_solutions_fail(boot_lab):
+    running = boot_lab(LAB)
+
+    report = graded(running, IRR_ONLY)  # the IRR filter alone: half of the job
+    assert failed_tasks(report) == {
+        "rpki-invalid",
+        "first-as",
+        "next-hop",
+        "bogons",
+        "prefix-limit",
+    }
+    assert report.points == 2
+
+    report = graded(running, FIRST_AS_IS_ORIGIN, converge=False)  # drops relayed customer routes
+    # It also drops access's relayed burst, so the prefix limit cannot be tested: no points.
+    assert failed_tasks(report) == {"first-as", "prefix-limit"}
+    text = {c.id: c.message for c in report.checks}
+    assert "content has no route for 198.18.9.0/24 from AS64509" in text["customer-route-accepted"]
+    assert "burst of 8 routes had no effect" in text["limit-enforced"]
+
+    report = graded(running, DROPS_NOT_FOUND, converge=False)  # ROV that keeps valid routes only
+    assert failed_tasks(report) == {"rpki-invalid", "prefix-limit"}  # the burst has no ROA
+    message = next(c.message for c in report.checks if c.id == "not-found-accepted")
+    assert "access has no route for 198.18.7.0/24 from AS64507" in message
+
+    report = graded(running, BOGONS_WITH_BENCHMARK_SPACE, converge=False)
+    assert "content-reaches-regional" in failed_ids(report)
+    assert "bogons" in failed_tasks(report)
+    assert report.points == 0

@@ -1,0 +1,111 @@
+"""A full nbgrader round in a temporary course folder, graded live from saved configurations.
+
+The instructor generates the assignment from the repository's course config; three learners
+hand in: alice solved the lab in her notebook, bob handed in the untouched notebook, mallory
+handed in bob's work with the grade cells' outputs edited to look like alice's. Autograde
+rebuilds each lab from the submission's saved router configuration: alice gets full marks, bob
+and mallory do not.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nb_helpers import REPO, errors_of, grade_cells, nbformat, notebook_for, run_notebook, text_of
+
+from manrs_lab.notebook.build import build_notebook
+from manrs_lab.notebook.replay import SAVE_DIR
+from manrs_lab.spec.loader import load_lab
+
+pytestmark = pytest.mark.daemons
+LAB = "customer-filtering"
+
+
+def nbgrader(course: Path, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def submit(course: Path, student: str, name: str) -> Path:
+    folder = course / "submitted" / student / LAB
+    folder.mkdir(parents=True)
+    shutil.copy(course / "release" / LAB / name, folder / name)
+    return folder
+
+
+def test_nbgrader_round_grades_the_saved_configurations_not_the_outputs(
+    tmp_path: Path, kernel_env: str, lab_instances, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = load_lab(LAB)
+    name = notebook_for(LAB).name
+    number = int(name[:2])
+    course = tmp_path / "course"
+    (course / "source" / LAB).mkdir(parents=True)
+    shutil.copy(REPO / "grader" / "nbgrader_config.py", course / "nbgrader_config.py")
+    source = build_notebook(lab, number, instructor=True)
+    nbformat.write(source, course / "source" / LAB / name)
+    nbgrader(course, "generate_assignment", LAB)
+
+    # The released notebook is what notebooks/ serves.
+    release = nbformat.read(course / "release" / LAB / name, as_version=4)
+    served = nbformat.read(notebook_for(LAB), as_version=4)
+    assert [c.source for c in release.cells] == [c.source for c in served.cells]
+
+    # alice types the reference solution into the first task's work cell and runs everything.
+    alice = submit(course, "alice", name)
+    nb = nbformat.read(alice / name, as_version=4)
+    work = next(c for c in nb.cells if c.get("id") == f"{lab.spec.tasks[0].id}-work")
+    answer = lab.solution_path(lab.spec.learner).read_text()
+    work.source = work.source.replace("# YOUR CONFIGURATION HERE", answer.strip())
+    run_notebook(nb, alice, allow_errors=False)
+    nbformat.write(nb, alice / name)
+    assert (alice / SAVE_DIR / LAB / f"{lab.spec.learner}.conf").is_file()
+    solved = nb
+
+    # bob, on his own machine (his own lab instance), runs the notebook as released: his grade
+    # cells fail, and his starting configuration is saved.
+    monkeypatch.setenv("MANRS_LAB_INSTANCE_PREFIX", lab_instances.prefix())
+    bob = submit(course, "bob", name)
+    nb = nbformat.read(bob / name, as_version=4)
+    run_notebook(nb, bob, allow_errors=True)
+    nbformat.write(nb, bob / name)
+    assert all(errors_of(c) == ["AssertionError"] for c in grade_cells(nb))
+
+    # mallory hands in bob's notebook and configuration with alice's grade-cell outputs.
+    mallory = submit(course, "mallory", name)
+    shutil.copytree(bob / SAVE_DIR, mallory / SAVE_DIR)
+    forged = nbformat.read(bob / name, as_version=4)
+    for cell, good in zip(grade_cells(forged), grade_cells(solved), strict=True):
+        cell.outputs = good.outputs
+        cell.execution_count = good.execution_count
+    nbformat.write(forged, mallory / name)
+    assert all(errors_of(c) == [] for c in grade_cells(forged))
+
+    # The instructor's machine: autograde deploys every submission from its saved configuration.
+    monkeypatch.setenv("MANRS_LAB_INSTANCE_PREFIX", lab_instances.prefix())
+    nbgrader(course, "autograde", LAB)
+    nbgrader(course, "export")
+    with (course / "grades.csv").open() as fh:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
+        max_score = sum(t.points for t in lab.spec.tasks)
+    assert scores["alice"] == max_score
+    assert scores["bob"] < max_score
+    assert scores["mallory"] < max_score
+
+    graded = nbformat.read(course / "autograded" / "mallory" / LAB / name, as_version=4)
+    failures = [text_of(c) for c in grade_cells(graded) if errors_of(c)]
+    assert failures, "mallory's grade cells were not re-run"
+    assert any("edge accepted" in text for text in failures), failures
