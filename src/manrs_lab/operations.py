@@ -60,7 +60,13 @@ def up(
     rt.deploy(inst, progress)
     deployed = time.monotonic() - start
     running = RunningLab(inst, lab, rt)
-    converge = running.wait_converged(progress)
+    try:
+        converge = running.wait_converged(progress)
+    except LabError as exc:
+        raise LabError(
+            f"{exc}\nThe lab is still running, so you can look at it (`manrs-lab status {name}`); "
+            f"`manrs-lab down {name}` removes it."
+        ) from exc
     inst.ready = True
     inst.save()
     return UpResult(running, deployed, converge)
