@@ -26,7 +26,7 @@ from manrs_lab.running import RunningLab
 from manrs_lab.spec.lab import Check, Probe
 
 POLL = 0.1
-MAX_CONCURRENT_CHECKS = 8
+MAX_CONCURRENT_CHECKS = 32  # checks mostly wait (holds, polls): threads are cheap
 PROBE_VISIBLE_TIMEOUT = 5.0
 
 
