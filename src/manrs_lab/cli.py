@@ -60,12 +60,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     result = operations.up(
         args.lab, ConsoleProgress(), instance=args.instance, runtime=args.runtime
     )
-    name = result.running.instance.name
+    running = result.running
+    name = running.instance.name
+    learner = running.lab.spec.learner
+    console = "birdc" if running.lab.topology.nodes[learner].role.value == "bird" else "vtysh"
     out.print(
         f"[green]{name} is up[/green]: deployed in {result.deploy_seconds:.2f} s, converged "
         f"{result.converge_seconds:.2f} s later. Next: `manrs-lab status {name}`, "
-        f"`manrs-lab exec -i {name} {result.running.lab.spec.learner} -- vtysh`, "
-        f"`manrs-lab check {name}`."
+        f"`manrs-lab exec -i {name} {learner} -- {console}`, `manrs-lab check {name}`."
     )
     return 0
 

@@ -132,7 +132,7 @@ def test_reference_solution_gets_full_marks(boot_lab):
     report = graded(running)
     assert report.passed, [c.message for c in report.checks if not c.passed]
     assert report.points == report.max_points == 5
-    assert report.seconds < 6
+    assert report.seconds < 8  # the gate waits for a fresh RTR session (~3 s on FRR)
 
 
 def test_differently_written_correct_solution_passes(boot_lab):
