@@ -1,7 +1,9 @@
 """Replayable grading: the routers' configurations saved beside the notebook, graded anew.
 
 A learner's check or submission writes `<notebook-dir>/.manrs-lab/<lab>/<node>.conf` for the
-nodes a learner may change (the lab's `learner` and the nodes its reference solution touches).
+nodes a learner may change (the lab's `learner` and the nodes its reference solution touches),
+and `<node>.filter.sh` where the node filters packets (nftables, rp_filter: anti-spoofing),
+which replay runs in the node after deploying it.
 Under nbgrader's autograde (`NBGRADER_EXECUTION=autograde`) the grade cells do not look at the
 learner's machine or at the notebook's outputs: they deploy the lab on the grading machine from
 those files, grade it live, and tear it down again.
@@ -85,6 +87,28 @@ def current_config(running: RunningLab, node: str) -> str:
     raise LabError(f"{node} is a {role} node: it has no configuration to save")
 
 
+FILTER_SUFFIX = ".filter.sh"
+_CAPTURE_FILTERS = (
+    "nft list ruleset; echo '#--rp_filter--'; "
+    'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo "$f $(cat "$f")"; done'
+)
+
+
+def packet_filter_script(running: RunningLab, node: str) -> str | None:
+    """The node's packet filtering (nftables ruleset, rp_filter settings: anti-spoofing lives
+    outside the routing daemons) as a script that restores it; None in the starting state."""
+    out = running.handle(node).exec_ok(["sh", "-c", _CAPTURE_FILTERS])
+    ruleset, _, rp_filters = out.partition("#--rp_filter--\n")
+    lines = []
+    if ruleset.strip():
+        lines += ["nft -f - <<'MANRS_LAB_NFT'", ruleset.rstrip(), "MANRS_LAB_NFT"]
+    for line in rp_filters.splitlines():
+        path, _, value = line.rpartition(" ")
+        if value.strip() not in ("", "0"):  # the runtime starts every node with 0
+            lines.append(f"echo {value.strip()} > {path}")
+    return "\n".join(lines) + "\n" if lines else None
+
+
 def save_configs(
     running: RunningLab, notebook_dir: Path, task: str | None = None
 ) -> dict[str, Path]:
@@ -101,6 +125,16 @@ def save_configs(
         tmp.write_text(text)
         tmp.replace(path)
         saved[node] = path
+        filters = folder / f"{node}{FILTER_SUFFIX}"
+        script = (
+            packet_filter_script(running, node)
+            if running.lab.topology.nodes[node].role.is_router
+            else None
+        )
+        if script is None:
+            filters.unlink(missing_ok=True)
+        else:
+            filters.write_text(script)
     return saved
 
 
@@ -141,9 +175,11 @@ def replay(
     `task` (staged labs): deploy that task's snapshot (the final configuration where the
     learner never ran its grade cell) and grade that task only."""
     progress = progress or SilentProgress()
-    configs = (saved_configs(lab, notebook_dir, task) if task else {}) or saved_configs(
-        lab, notebook_dir
-    )
+    folder = saved_dir(notebook_dir, lab.id, task)
+    configs = saved_configs(lab, notebook_dir, task) if task else {}
+    if not configs:
+        folder = saved_dir(notebook_dir, lab.id)
+        configs = saved_configs(lab, notebook_dir)
     missing = [n for n in editable_nodes(lab) if n not in configs]
     name = grading_instance_name(lab.id)
     try:
@@ -157,6 +193,10 @@ def replay(
             except NotRunningError:
                 error = f"the saved configuration could not be deployed: {exc}"
                 return Replay(None, missing, error)
+        for node in configs:
+            filters = folder / f"{node}{FILTER_SUFFIX}"
+            if filters.is_file():
+                operations.run_shell_solution(running, node, filters.read_text())
         return Replay(grade(running, progress, seed=seed, tasks=[task] if task else None), missing)
     finally:
         with contextlib.suppress(NotRunningError):
