@@ -191,7 +191,9 @@ class RecordingRouter:
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[str]]] = []
 
-    def announce(self, prefixes: list[str]) -> None:
+    def announce(
+        self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
+    ) -> None:
         self.calls.append(("announce", prefixes))
 
     def withdraw(self, prefixes: list[str]) -> None:

@@ -217,12 +217,8 @@ class ProbeBook:
             new = [p for p in prefixes if self._users.get((router.name, p), 0) == 0]
             for p in prefixes:
                 self._users[(router.name, p)] = self._users.get((router.name, p), 0) + 1
-            if new and next_hop is not None:
+            if new:
                 router.announce(new, as_path=as_path, next_hop=next_hop)
-            elif new and as_path:
-                router.announce(new, as_path=as_path)
-            elif new:
-                router.announce(new)
 
     def withdraw(self, router: Router, prefixes: tuple[str, ...]) -> list[str]:
         """Release the prefixes; withdraw (and return) those no other check still uses."""
