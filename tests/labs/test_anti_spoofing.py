@@ -7,6 +7,7 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
+from lab_reports import failed_ids
 from manrs_lab import operations
 from manrs_lab.errors import LabError
 from manrs_lab.grader.checks.traffic import draw_sources
@@ -56,10 +57,6 @@ def graded(running: RunningLab, script: str | None = None, seed: int = 7) -> Gra
     if script is not None:
         operations.run_shell_solution(running, "edge", script)
     return grade(running, SilentProgress(), seed=seed)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
 
 
 def message(report: GradeReport, check_id: str) -> str:

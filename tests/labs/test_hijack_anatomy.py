@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab_reports import failed_ids
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -94,10 +95,6 @@ def apply(running: RunningLab, config: str) -> None:
 
 def graded(running: RunningLab, task: str | None = None) -> GradeReport:
     return grade(running, SilentProgress(), seed=7, tasks=[task] if task else None)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
 
 
 def messages(report: GradeReport) -> dict[str, str]:

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import REPO
+from lab_reports import failed_ids, failed_tasks
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -131,14 +132,6 @@ def graded(running: RunningLab, config: str | None = None, converge: bool = True
                 assert time.monotonic() < deadline, "rs's sessions did not come back"
                 time.sleep(0.2)
     return grade(running, SilentProgress(), seed=11)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
-
-
-def failed_tasks(report: GradeReport) -> set[str]:
-    return {t.id for t in report.tasks if not t.passed}
 
 
 def test_unsolved_lab_fails_every_task_naming_what_leaked(boot_lab):

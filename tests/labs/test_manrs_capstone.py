@@ -8,6 +8,7 @@ import re
 import pytest
 
 from conftest import REPO
+from lab_reports import failed_ids, failed_tasks
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -172,14 +173,6 @@ def graded(running: RunningLab, frr: str | None = None, shell: str | None = None
     if frr is not None or shell is not None:
         running.wait_converged(SilentProgress())
     return grade(running, SilentProgress(), seed=5)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
-
-
-def failed_tasks(report: GradeReport) -> set[str]:
-    return {t.id for t in report.tasks if not t.passed}
 
 
 def test_unsolved_lab_fails_every_task_naming_what_got_through(boot_lab):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conftest import REPO
+from lab_reports import failed_ids, failed_tasks
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -134,14 +135,6 @@ def graded(
             assert time.monotonic() < deadline, "edge's sessions did not come back"
             time.sleep(0.2)
     return grade(running, SilentProgress(), seed=3)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
-
-
-def failed_tasks(report: GradeReport) -> set[str]:
-    return {t.id for t in report.tasks if not t.passed}
 
 
 def test_unsolved_lab_fails_every_task(boot_lab):

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from lab_reports import failed_ids
 from manrs_lab import cli, operations, roa
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import LabError
@@ -125,10 +126,6 @@ def publish(running: RunningLab, *roas: Vrp) -> None:
     portal = roa.portal(running)
     for vrp in roas:
         roa.add(portal, vrp, SilentProgress())
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
 
 
 def messages(report: GradeReport) -> dict[str, str]:

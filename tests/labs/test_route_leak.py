@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lab_reports import failed_ids
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -72,10 +73,6 @@ def configure(running: RunningLab, edge: str | None = None, cust1: str | None = 
 
 def graded(running: RunningLab) -> GradeReport:
     return grade(running, SilentProgress(), seed=11)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
 
 
 def message(report: GradeReport, check_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab_reports import failed_ids
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -116,10 +117,6 @@ def graded(running: RunningLab, config: str | None = None) -> GradeReport:
         running.router("edge").apply_config(config)
         running.wait_converged(SilentProgress())
     return grade(running, SilentProgress(), seed=7)
-
-
-def failed_ids(report: GradeReport) -> set[str]:
-    return {c.id for c in report.checks if not c.passed}
 
 
 def messages(report: GradeReport) -> dict[str, str]:
