@@ -43,6 +43,12 @@ def state_root() -> Path:
     return Path(env) if env else Path("/run/manrs-lab")
 
 
+def config_check_cache() -> Path:
+    """Markers of configs whose dry run passed (content-addressed, so safe to share)."""
+    env = os.environ.get("MANRS_LAB_CACHE_DIR")
+    return Path(env) if env else Path("/run/manrs-lab-cache/config-checks")
+
+
 # Every state root in use on this machine, one per line. Namespace names are global, state roots
 # are not: `doctor` run with one root must know which other roots own `ml-*` namespaces.
 ROOTS_FILE = Path("/run/manrs-lab-roots")

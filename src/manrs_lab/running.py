@@ -19,6 +19,8 @@ from manrs_lab.runtime.base import Runtime
 from manrs_lab.spec.loader import Lab
 from manrs_lab.spec.topology import Role
 
+RPKI_SETTLE_TIMEOUT = 10.0
+
 
 @dataclass
 class RunningLab:
@@ -80,6 +82,27 @@ class RunningLab:
                 return time.monotonic() - start
             if time.monotonic() > deadline:
                 raise LabError("the lab did not converge: " + "; ".join(missing))
+            time.sleep(0.02)  # a round of reads over the vty sockets costs ~1 ms
+
+    def wait_rpki(self, progress: Progress, timeout: float = RPKI_SETTLE_TIMEOUT) -> list[str]:
+        """Wait until every router that names an RTR cache has its session up (FRR 8.4 takes
+        ~3 s after `rpki cache` is configured). Returns the routers still without one."""
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            pending = []
+            for name in self.router_names():
+                try:
+                    state = self.router(name).rpki()
+                except ExecError:
+                    continue
+                if state.configured and not state.connected:
+                    pending.append(name)
+            if not pending or time.monotonic() > deadline:
+                return pending
+            if not announced:
+                progress.step(f"waiting for the RTR sessions of {', '.join(pending)}")
+                announced = True
             time.sleep(0.05)
 
     def _not_converged(self) -> list[str]:
