@@ -170,6 +170,10 @@ def solve(name: str | None, progress: Progress, *, task: str | None = None) -> l
         _apply_solution(running, node, path, progress)
         progress.node(node, "solution applied")
     running.wait_converged(progress)
+    # The solution has taken effect once its RTR sessions are up too: a check right after
+    # `solve` then grades the solution, not FRR's 3 s wait for its first RPKI sync.
+    for router in running.wait_rpki(progress):
+        progress.node(router, "RTR session still not up")
     return list(files)
 
 

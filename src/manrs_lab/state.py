@@ -46,3 +46,4 @@ class BgpRoute:
 class RpkiCacheState:
     connected: bool
     vrp_count: int
+    configured: bool = True  # False: the router names no RTR cache at all (nothing to wait for)

@@ -6,13 +6,15 @@ test is the engine's scheduling and scoring, which no daemon influences.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import defaultdict
 from typing import Any
 
 import pytest
 
-from manrs_lab.grader.engine import ProbeBook, grade
+from manrs_lab.errors import LabError
+from manrs_lab.grader.engine import ProbeBook, _draw_probe_prefixes, grade
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.instance import Instance
 from manrs_lab.progress import RecordingProgress
@@ -150,6 +152,22 @@ def test_independent_checks_run_concurrently():
     assert out["m2"].passed
 
 
+def test_a_check_starts_when_its_own_gate_is_done_not_when_all_others_are():
+    # "slow" only returns once another check meets it; "gated" needs just the quick gate. In
+    # waves (gate + slow, then gated) slow would wait for gated forever (barrier timeout).
+    meet_check = {"title": "m", "task": "t", "check": "test_meet"}
+    running = running_with(
+        [
+            {**c("gate", [True]), "task": None},
+            {**meet_check, "id": "slow", "with": {"key": "slow"}},
+            {**meet_check, "id": "gated", "with": {"key": "gated"}, "requires": ["gate"]},
+        ]
+    )
+    out = results(running)
+    assert out["gated"].passed, out["gated"].message
+    assert out["slow"].passed
+
+
 def test_task_points_need_every_check_of_the_task():
     running = running_with(
         [c("a", [True]), {**c("b", [False]), "task": "u"}],
@@ -180,6 +198,35 @@ def test_after_on_a_check_not_run_does_not_hold_back():
     report = grade(running, RecordingProgress(), seed=1, tasks=["u"])
     assert [r.id for r in report.checks] == ["b"]
     assert report.passed
+
+
+def test_drawn_probe_prefixes_never_collide_with_another_probe_from_the_same_node():
+    # Two probes from one node with different AS paths: the draw may not hit the fixed /25s.
+    def probe_check(cid: str, prefixes: list, as_path: list[int]) -> dict:
+        return {
+            **c(cid, [True]),
+            "probe": {"announce": {"node": "cust1", "prefixes": prefixes, "as_path": as_path}},
+        }
+
+    halves = ["198.18.1.0/25", "198.18.1.128/25"]
+    running = running_with(
+        [
+            probe_check("forged", halves, [64500]),
+            probe_check("hijack", [{"more_specific_of": "198.18.1.0/24", "lengths": [25, 25]}], []),
+        ]
+    )
+    with pytest.raises(LabError, match="no free prefix to draw"):
+        _draw_probe_prefixes(running.lab.spec.checks, random.Random(1))
+    running = running_with(
+        [
+            probe_check("forged", halves, [64500]),
+            probe_check("hijack", [{"more_specific_of": "198.18.1.0/24", "lengths": [25, 26]}], []),
+        ]
+    )
+    for seed in range(30):
+        draws = _draw_probe_prefixes(running.lab.spec.checks, random.Random(seed))
+        assert draws["hijack"][0] not in halves
+        assert draws["hijack"][0].endswith("/26")
 
 
 class RecordingRouter:

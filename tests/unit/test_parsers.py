@@ -125,7 +125,7 @@ def test_bird_rpki_cache_state_and_sessions_from_one_output():
 
 
 def test_bird_rpki_without_a_cache_is_disconnected():
-    assert bird_parse.parse_rpki(bird("show_protocols_all")) == RpkiCacheState(False, 0)
+    assert bird_parse.parse_rpki(bird("show_protocols_all")) == RpkiCacheState(False, 0, False)
 
 
 def test_frr_rpki_cache_state_and_validation_state():

@@ -85,11 +85,19 @@ def test_frr_connected_cache_with_its_vrps():
 
 def test_frr_configured_cache_that_does_not_answer_is_not_connected():
     # `show rpki cache-connection json` answers `{}`; bgpd refuses the prefix table.
-    edge = frr_router("unreachable", "show rpki cache-connection json")
+    edge = frr_router(
+        "unreachable", "show rpki cache-connection json", "show rpki cache-server json"
+    )
     assert capture("frr", "unreachable", "show rpki cache-connection json").strip() == "{\n}"
     assert "10.255.0.9" in capture("frr", "unreachable", "show rpki cache-server json")
-    assert edge.rpki() == RpkiCacheState(connected=False, vrp_count=0)
+    assert edge.rpki() == RpkiCacheState(connected=False, vrp_count=0, configured=True)
     assert edge.rpki_vrps() == []
+
+
+def test_frr_without_a_cache_is_not_configured():
+    # No `rpki cache`: both connection commands fail; the server list is empty.
+    edge = frr_router("unconfigured", "show rpki cache-server json")
+    assert edge.rpki() == RpkiCacheState(connected=False, vrp_count=0, configured=False)
 
 
 def test_frr_prefix_table_holds_both_families_and_max_lengths():

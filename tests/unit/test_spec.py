@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,29 @@ def test_more_specific_draws_stay_inside_and_vary():
         net_text, length = prefix.split("/")
         assert 25 <= int(length) <= 28
         assert net_text.startswith("198.18.1.")
+
+
+@pytest.mark.parametrize(
+    ("parent", "lengths", "host"),
+    [("198.18.1.0/24", (25, 28), "198.18.1.10"), ("2001:db8:1::/48", (49, 64), "2001:db8:1::10")],
+)
+def test_more_specific_draws_never_cover_an_avoided_host(parent, lengths, host):
+    free = MoreSpecific(more_specific_of=parent, lengths=lengths)
+    avoiding = MoreSpecific(more_specific_of=parent, lengths=lengths, avoid=[host])
+    rng = random.Random(7)
+    assert any(ip_address(host) in ip_network(free.draw(rng)) for _ in range(400))
+    drawn = [avoiding.draw(rng) for _ in range(400)]
+    assert not any(ip_address(host) in ip_network(p) for p in drawn)
+    assert all(ip_network(p).subnet_of(ip_network(parent)) for p in drawn)  # type: ignore[arg-type]
+    assert len(set(drawn)) > 20
+
+
+def test_a_draw_with_every_prefix_avoided_is_an_error():
+    both_halves = MoreSpecific(
+        more_specific_of="198.18.1.0/24", lengths=(25, 25), avoid=["198.18.1.1", "198.18.1.129"]
+    )
+    with pytest.raises(ValueError, match="covers an address to avoid"):
+        both_halves.draw(random.Random(1))
 
 
 def test_staged_labs_need_a_solution_for_every_task(content: Path):

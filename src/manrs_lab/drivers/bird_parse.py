@@ -75,6 +75,7 @@ def parse_rpki(text: str) -> RpkiCacheState:
     return RpkiCacheState(
         connected=any(b.fields.get("Status") == "Established" for b in caches),
         vrp_count=sum(b.imported for b in caches),
+        configured=bool(caches),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from manrs_lab.drivers import frr_parse
 from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.rtr import Vrp
-from manrs_lab.drivers.vty import vty_query
+from manrs_lab.drivers.vty import vty_query, vty_session
 from manrs_lab.errors import ExecError
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
 
@@ -79,10 +80,18 @@ class FrrRouter:
         try:
             connections = self.show_json("show rpki cache-connection json")
             table = self.show_json("show rpki prefix-table json")
+            state = frr_parse.parse_rpki(connections, table)
         except ExecError:
             # bgpd refuses both commands (empty answer, error status) until a cache is connected
-            return RpkiCacheState(connected=False, vrp_count=0)
-        return frr_parse.parse_rpki(connections, table)
+            state = RpkiCacheState(connected=False, vrp_count=0)
+        if state.connected:
+            return state
+        # Not connected: still connecting (FRR 8.4 checks its first sync after 3 s), or no cache?
+        try:
+            servers = self.show_json("show rpki cache-server json").get("servers", [])
+        except ExecError:
+            servers = []
+        return replace(state, configured=bool(servers))
 
     def rpki_vrps(self) -> list[Vrp]:
         try:
@@ -134,12 +143,24 @@ class FrrRouter:
     def announce(
         self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
     ) -> None:
-        self.vtysh(
-            *self._network_commands(prefixes, withdraw=False, as_path=as_path, next_hop=next_hop)
+        self._bgpd_config(
+            self._network_commands(prefixes, withdraw=False, as_path=as_path, next_hop=next_hop)
         )
 
     def withdraw(self, prefixes: list[str]) -> None:
-        self.vtysh(*self._network_commands(prefixes, withdraw=True))
+        self._bgpd_config(self._network_commands(prefixes, withdraw=True))
+
+    def _bgpd_config(self, commands: list[str]) -> None:
+        """Probe changes touch bgpd only: over its vty socket (~1 ms) rather than a vtysh
+        process (~45 ms of CPU, on the grading's critical path), where the socket is reachable."""
+        run_dir = self._run_dir()
+        if run_dir is None:
+            self.vtysh(*commands)
+            return
+        try:
+            vty_session(run_dir / "bgpd.vty", ["enable", *commands])
+        except ExecError as exc:
+            raise ExecError(f"{self.name}: bgpd rejected a probe change: {exc}") from exc
 
     def apply_config(self, text: str) -> None:
         self.vtysh(input_text=text)

@@ -15,21 +15,30 @@ END = b"\0\0\0"
 
 
 def vty_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
+    return vty_session(sock_path, [command], timeout)[0]
+
+
+def vty_session(sock_path: Path, commands: list[str], timeout: float = 10.0) -> list[str]:
+    """Run `commands` in order on one connection (its node carries over, as in vtysh: `enable`,
+    `configure terminal`, ...); the outputs, or ExecError at the first command that fails."""
+    outputs = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(str(sock_path))
-            sock.sendall(command.encode() + b"\0")
-            buf = bytearray()
-            while len(buf) < 4 or buf[-4:-1] != END:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ExecError(f"{sock_path}: connection closed during {command!r}")
-                buf += chunk
+            for command in commands:
+                sock.sendall(command.encode() + b"\0")
+                buf = bytearray()
+                while len(buf) < 4 or buf[-4:-1] != END:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ExecError(f"{sock_path}: connection closed during {command!r}")
+                    buf += chunk
+                status = buf[-1]
+                text = buf[:-4].decode(errors="replace")
+                if status != 0:
+                    raise ExecError(f"{command!r} failed: {text.strip()}")
+                outputs.append(text)
         except OSError as exc:
-            raise ExecError(f"{sock_path}: {command!r}: {exc}") from exc
-    status = buf[-1]
-    text = buf[:-4].decode(errors="replace")
-    if status != 0:
-        raise ExecError(f"{command!r} failed: {text.strip()}")
-    return text
+            raise ExecError(f"{sock_path}: {commands!r}: {exc}") from exc
+    return outputs

@@ -2,8 +2,9 @@
 
 `wait:` retries a check until it passes or time runs out (never a fixed sleep); `hold:` asks a
 passing check to keep passing that long ("the hijack never shows up", "the route stays");
-`requires:` skips a check whose prerequisite failed; `after:` only orders. Checks whose
-prerequisites are done run concurrently, so a check costs its longest hold, not the sum.
+`requires:` skips a check whose prerequisite failed; `after:` only orders. A check starts as soon
+as its prerequisites are done, alongside every other, so grading costs its longest chain of
+holds, not their sum.
 A probe acts on the lab for the check's duration only; probes on one router take turns.
 """
 
@@ -13,8 +14,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from ipaddress import ip_network
 
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import ExecError, LabError
@@ -28,6 +30,7 @@ from manrs_lab.spec.lab import Check, Probe
 POLL = 0.1
 MAX_CONCURRENT_CHECKS = 32  # checks mostly wait (holds, polls): threads are cheap
 PROBE_VISIBLE_TIMEOUT = 5.0
+MAX_DRAWS = 64
 
 
 def grade(
@@ -45,7 +48,7 @@ def grade(
     checks = [c for c in spec.checks if c.id in needed]
     # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
     draws = _draw_probe_prefixes(checks, random.Random(seed))
-    results = _run_in_waves(running, checks, draws, progress, seed)
+    results = _run_scheduled(running, checks, draws, progress, seed)
     task_results = []
     for task in spec.tasks:
         if tasks is not None and task.id not in tasks:
@@ -74,32 +77,55 @@ def grade(
 
 
 def _draw_probe_prefixes(checks: list[Check], rng: random.Random) -> dict[str, tuple[str, ...]]:
-    return {
-        c.id: tuple(p if isinstance(p, str) else p.draw(rng) for p in c.probe.announce.prefixes)
-        for c in checks
-        if c.probe is not None
-    }
+    """A drawn prefix never equals another prefix probed from the same node: checks run at the
+    same time, and two probes of one prefix from one node would have to share its AS path."""
+    taken: dict[str, set[str]] = {}
+    for c in checks:
+        if c.probe is not None:
+            node = taken.setdefault(c.probe.announce.node, set())
+            node |= {str(ip_network(p)) for p in c.probe.announce.prefixes if isinstance(p, str)}
+    draws: dict[str, tuple[str, ...]] = {}
+    for c in checks:
+        if c.probe is None:
+            continue
+        node = taken[c.probe.announce.node]
+        drawn = []
+        for p in c.probe.announce.prefixes:
+            if isinstance(p, str):
+                drawn.append(p)
+                continue
+            for _ in range(MAX_DRAWS):
+                prefix = p.draw(rng)
+                if prefix not in node:
+                    break
+            else:
+                raise LabError(f"check {c.id}: no free prefix to draw in {p.more_specific_of}")
+            node.add(prefix)
+            drawn.append(prefix)
+        draws[c.id] = tuple(drawn)
+    return draws
 
 
-def _run_in_waves(
+def _run_scheduled(
     running: RunningLab,
     checks: list[Check],
     draws: dict[str, tuple[str, ...]],
     progress: Progress,
     seed: int = 0,
 ) -> dict[str, CheckResult]:
-    """Run every check whose `requires`/`after` are done, concurrently; repeat."""
+    """Start each check as soon as its `requires`/`after` are done (not when a whole wave is):
+    a gate that passes in 50 ms lets what it gates start at 50 ms, not after others' holds."""
     results: dict[str, CheckResult] = {}
     book = ProbeBook()
     running_ids = {c.id for c in checks}
     # `after` only orders: a check not being run this time (other task) does not hold it back.
     waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
     pending = list(checks)
+    active: dict[Future[CheckResult], str] = {}
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
-        while pending:
+        while pending or active:
             ready = [c for c in pending if all(d in results for d in waits_for[c.id])]
             pending = [c for c in pending if c not in ready]
-            futures = {}
             for chk in ready:
                 blocked = [r for r in chk.requires if not results[r].passed]
                 if blocked:
@@ -107,10 +133,24 @@ def _run_in_waves(
                     progress.node(chk.id, "skipped")
                     continue
                 progress.step(f"checking: {chk.title}")
-                futures[chk.id] = pool.submit(
-                    _run_check, running, chk, draws.get(chk.id), book, check_seed(seed, chk.id)
+                foreign = frozenset(p for cid, ps in draws.items() if cid != chk.id for p in ps)
+                future = pool.submit(
+                    _run_check,
+                    running,
+                    chk,
+                    draws.get(chk.id),
+                    book,
+                    check_seed(seed, chk.id),
+                    foreign=foreign,
                 )
-            for check_id, future in futures.items():
+                active[future] = chk.id
+            if ready and not active:
+                continue  # only skips this round: they may have unblocked others
+            if not active:
+                raise LabError(f"checks wait on each other: {', '.join(c.id for c in pending)}")
+            done, _ = wait(active, return_when=FIRST_COMPLETED)
+            for future in done:
+                check_id = active.pop(future)
                 results[check_id] = future.result()
                 progress.node(check_id, "pass" if results[check_id].passed else "fail")
     return results
@@ -153,6 +193,8 @@ def _run_check(
     prefixes: tuple[str, ...] | None,
     book: ProbeBook,
     seed: int = 0,
+    *,
+    foreign: frozenset[str] = frozenset(),
 ) -> CheckResult:
     definition = get_check(chk.check)
     params = definition.params.model_validate(chk.params)
@@ -164,7 +206,7 @@ def _run_check(
 
     try:
         with _probe(running, chk.probe, prefixes, book) as probe:
-            ctx = CheckContext(running=running, probe=probe, seed=seed)
+            ctx = CheckContext(running=running, probe=probe, seed=seed, others_probe=foreign)
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
     except CheckFailed as failed:
         return result(False, message=str(failed))
@@ -179,8 +221,8 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
         try:
             evidence = attempt()
             break
-        except (CheckFailed, ExecError):
-            if time.monotonic() >= deadline:
+        except (CheckFailed, ExecError) as exc:
+            if time.monotonic() >= deadline or getattr(exc, "final", False):
                 raise
             time.sleep(POLL)
     end = time.monotonic() + hold

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
 
 class CheckFailed(Exception):
-    """A check's verdict: what was observed, in words a learner can act on."""
+    """A check's verdict: what was observed, in words a learner can act on.
+
+    `final`: waiting cannot change it (nothing is configured that could still come up), so the
+    check's `wait:` is not spent on it."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
 
 
 class Params(BaseModel):

@@ -53,6 +53,16 @@ class MoreSpecific(Strict):
 
     more_specific_of: Prefix
     lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
+    avoid: list[str] = Field(
+        default_factory=list,
+        description="addresses the drawn prefix must not cover: hosts that other checks send "
+        "traffic to while this probe runs (an unfiltered probe would divert it)",
+    )
+
+    @field_validator("avoid")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [str(ip_address(v)) for v in value]
 
     @field_validator("more_specific_of")
     @classmethod
@@ -72,9 +82,19 @@ class MoreSpecific(Strict):
         if length <= parent.prefixlen or length > parent.max_prefixlen:
             raise ValueError(f"/{length} is not longer than {parent}")
         count = 2 ** (length - parent.prefixlen)
-        index = rng.randrange(count)
         size = 2 ** (parent.max_prefixlen - length)
-        base = int(parent.network_address) + index * size
+        start = int(parent.network_address)
+        # Each avoided address rules out the one prefix of this length that covers it.
+        taken = sorted(
+            {(int(a) - start) // size for a in map(ip_address, self.avoid) if a in parent}
+        )
+        if len(taken) >= count:
+            raise ValueError(f"every /{length} in {parent} covers an address to avoid")
+        index = rng.randrange(count - len(taken))
+        for t in taken:  # the index-th prefix not ruled out
+            if index >= t:
+                index += 1
+        base = start + index * size
         return str(ip_network((base, length)))
 
 

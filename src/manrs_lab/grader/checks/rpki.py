@@ -69,6 +69,14 @@ def rpki_cache_connected(ctx: CheckContext, params: CacheParams) -> str:
     cache = _cache_node(ctx, params.cache)
     router = ctx.running.router(params.router)
     state = router.rpki()
+    if not state.configured:
+        raise CheckFailed(
+            f"{params.router} has no RTR session with the RPKI cache {cache}, and no cache "
+            "configured: every route is 'not found' and nothing can be dropped as invalid. FRR: "
+            "an `rpki` block with `rpki cache ADDRESS PORT preference 1`; BIRD: a "
+            "`protocol rpki` with roa4 and roa6 channels.",
+            final=True,
+        )
     if not state.connected:
         raise CheckFailed(
             f"{params.router} has no RTR session with the RPKI cache {cache}: without it, "

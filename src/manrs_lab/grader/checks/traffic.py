@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from ipaddress import IPv4Address, IPv4Network, ip_interface
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_interface
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -45,7 +45,9 @@ def _receiver_lock(ctx: CheckContext, receiver: str) -> threading.Lock:
         return _receiver_locks.setdefault((ctx.running.instance.name, receiver), threading.Lock())
 
 
-def draw_sources(seed: int, networks: list[IPv4Network], exclude: list[IPv4Network]) -> list[str]:
+def draw_sources(
+    seed: int, networks: list[IPv4Network], exclude: list[IPv4Network | IPv6Network]
+) -> list[str]:
     """One address from each network, reproducibly from `seed`, none in `exclude` and none
     that could be a lab router's or host's own address."""
     rng = random.Random(seed)
@@ -192,7 +194,8 @@ class SpoofedParams(PacketParams):
 @check("spoofed_packets_dropped", SpoofedParams)
 def spoofed_packets_dropped(ctx: CheckContext, params: SpoofedParams) -> str:
     """No packet the sender sends with a spoofed source (drawn from `sources_in`) arrives."""
-    sources = draw_sources(ctx.seed, params.sources_in, params.exclude)
+    probed = [p for net in params.sources_in for p in ctx.probed_inside(net)]
+    sources = draw_sources(ctx.seed, params.sources_in, [*params.exclude, *probed])
     control = own_address(ctx.running.host(params.sender))
     counts, control_arrived = send_and_count(
         ctx, params, sources, control=control, timeout=CONTROL_TIMEOUT
