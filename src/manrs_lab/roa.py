@@ -224,7 +224,7 @@ def revalidate(router: Router) -> None:
     """Re-run the import policy on every route with the current VRPs."""
     if isinstance(router, FrrRouter):
         for family in ("ipv4", "ipv6"):
-            router.vtysh(f"clear bgp {family} unicast * soft in")
+            router.bgpd_commands([f"clear bgp {family} unicast * soft in"])
     elif isinstance(router, BirdRouter):
         router.birdc("reload in all")
 

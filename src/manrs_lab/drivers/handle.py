@@ -25,6 +25,10 @@ class NodeHandle:
     def local_dir(self) -> Path | None:
         return self.runtime.local_dir(self.instance, self.node.name)
 
+    @property
+    def netns_path(self) -> Path | None:
+        return self.runtime.netns_path(self.instance, self.node.name)
+
     def exec(
         self, argv: list[str], *, input_text: str | None = None, timeout: float = 30.0
     ) -> ExecResult:

@@ -7,7 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from manrs_lab.drivers import spoof_sender
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.netns_thread import call_in_netns
+from manrs_lab.errors import ExecError
 
 SENDER = Path(__file__).with_name("spoof_sender.py")
 COUNT_TABLE = "manrs_count"
@@ -72,8 +75,19 @@ class Host:
 
     def send_spoofed(self, src: str, dst: str, count: int = 5, dport: int = 33999) -> int:
         """UDP packets from `src` (any address) to `dst`; returns how many were sent."""
+        return self.send_packets(dst, [src], count, dport)
+
+    def send_packets(self, dst: str, sources: list[str], count: int, dport: int) -> int:
+        """`count` UDP packets to `dst` from each source address in turn (IPv4 or IPv6, spoofed
+        or not). In this process where the namespace can be joined, else in the node."""
+        netns = self.handle.netns_path
+        if netns is not None:
+            try:
+                return call_in_netns(netns, lambda: spoof_sender.send(dst, count, dport, sources))
+            except OSError as exc:
+                raise ExecError(f"{self.name}: sending from {', '.join(sources)}: {exc}") from exc
         out = self.handle.exec_ok(
-            ["python3", "-c", SENDER.read_text(), src, dst, str(count), str(dport)]
+            ["python3", "-c", SENDER.read_text(), dst, str(count), str(dport), *sources]
         )
         return int(out.strip() or 0)
 

@@ -48,3 +48,6 @@ class Runtime(Protocol):
 
     def local_dir(self, instance: Instance, node: str) -> Path | None:
         """The node's state folder if its control sockets are reachable from this process."""
+
+    def netns_path(self, instance: Instance, node: str) -> Path | None:
+        """The node's network namespace, if this process may join it (to open sockets there)."""

@@ -259,3 +259,6 @@ class ContainerlabRuntime:
 
     def local_dir(self, instance: Instance, node: str) -> Path | None:
         return None
+
+    def netns_path(self, instance: Instance, node: str) -> Path | None:
+        return None

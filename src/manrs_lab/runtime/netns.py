@@ -309,6 +309,9 @@ class NetnsRuntime:
     def local_dir(self, instance: Instance, node: str) -> Path | None:
         return instance.node_dir(node)
 
+    def netns_path(self, instance: Instance, node: str) -> Path | None:
+        return NETNS_DIR / instance.netns(node)
+
 
 def start_groups(topo: Topology) -> list[list[str]]:
     """Nodes in start order, so that on every session one end is listening when the other

@@ -7,7 +7,6 @@ learner's own session state (limit tripped, restart timer running), never from i
 
 from __future__ import annotations
 
-import time
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -297,7 +296,7 @@ class RestoreParams(Params):
 def _clear(ctx: CheckContext, name: str, session: BgpSession) -> None:
     router = ctx.running.router(name)
     if isinstance(router, FrrRouter):
-        router.vtysh(f"clear bgp {session.peer}")
+        router.bgpd_commands([f"clear bgp {session.peer}"])
     elif isinstance(router, BirdRouter) and session.name:
         router.birdc(f"restart {session.name}")
 
@@ -313,8 +312,7 @@ def sessions_restored(ctx: CheckContext, params: RestoreParams) -> str:
         if session.established:
             continue
         if "PfxCt" in session.state:
-            _clear(ctx, name, session)
-            time.sleep(0.2)
+            _clear(ctx, name, session)  # the check's `wait:` sees it come back
         down.append(f"{name}'s session with {params.neighbour} ({session.peer}) is {session.state}")
     if down:
         raise CheckFailed("; ".join(down) + ". `show bgp summary` shows why.")

@@ -252,39 +252,10 @@ def ping_replies(ctx: CheckContext, params: PingParams) -> str:
     return f"{params.host} -> {params.destination}: {result.received}/{result.sent} replies"
 
 
-# -- IPv6 spoofing (traffic.py sends IPv4 only) ---------------------------------------------
+# -- IPv6 spoofing (the IPv4 checks are in traffic.py) -----------------------------------
 COUNT6_TABLE = "manrs_count6"
 SPOOF6_DPORT = 33998
 SPOOF6_TIMEOUT = 0.5  # the control packets take milliseconds; without them, all is dropped
-
-# Runs inside the sending host (python3 -c): UDP packets with any IPv6 source, from a raw
-# socket that takes our own IPv6 header (IPV6_HDRINCL). Arguments: dst count src...
-SPOOF6_SENDER = r"""
-import socket, struct, sys
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total >> 16) + (total & 0xFFFF)
-    return ~total & 0xFFFF
-
-dst, count = sys.argv[1], int(sys.argv[2])
-sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
-sock.setsockopt(socket.IPPROTO_IPV6, 36, 1)  # IPV6_HDRINCL
-d = socket.inet_pton(socket.AF_INET6, dst)
-for src in sys.argv[3:]:
-    s = socket.inet_pton(socket.AF_INET6, src)
-    for seq in range(count):
-        payload = b"manrs-lab probe"
-        length = 8 + len(payload)
-        udp = struct.pack("!HHHH", 40000 + seq, DPORT, length, 0) + payload
-        check = csum(s + d + struct.pack("!I3xB", length, 17) + udp) or 0xFFFF
-        udp = udp[:6] + struct.pack("!H", check) + udp[8:]
-        header = struct.pack("!IHBB16s16s", 6 << 28, length, 17, 64, s, d)
-        sock.sendto(header + udp, (dst, 0))
-""".replace("DPORT", str(SPOOF6_DPORT))
 
 
 def draw_ipv6_sources(
@@ -381,16 +352,8 @@ def spoofed_ipv6_dropped(ctx: CheckContext, params: Spoofed6Params) -> str:
     receiver = ctx.running.handle(params.receiver)
     receiver.exec_ok(["nft", "-f", "-"], input_text=_count6_ruleset([*sources, control]))
     try:
-        ctx.running.handle(params.sender).exec_ok(
-            [
-                "python3",
-                "-c",
-                SPOOF6_SENDER,
-                params.destination,
-                str(params.count),
-                *sources,
-                control,
-            ]
+        ctx.running.host(params.sender).send_packets(
+            params.destination, [*sources, control], params.count, SPOOF6_DPORT
         )
         deadline = time.monotonic() + SPOOF6_TIMEOUT
         counts = _counted6(ctx, params.receiver)

@@ -25,7 +25,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_interface
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from manrs_lab.drivers.host import SENDER, Host
+from manrs_lab.drivers.host import Host
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
 
@@ -73,17 +73,8 @@ def own_address(host: Host) -> str:
 
 
 def send_from(host: Host, sources: list[str], destination: str, count: int) -> None:
-    """`count` packets from each source in turn, in one process: the host driver's sender
-    (drivers/spoof_sender.py) run once for all sources, as starting Python in a namespace costs
-    about 0.1 s."""
-    program = (
-        "import sys\n"
-        "sender = {'__name__': 'spoof_sender'}\n"
-        f"exec({SENDER.read_text()!r}, sender)\n"
-        "for src in sys.argv[3:]:\n"
-        f"    sender['main']([src, sys.argv[1], sys.argv[2], '{DPORT}'])\n"
-    )
-    host.handle.exec_ok(["python3", "-c", program, destination, str(count), *sources])
+    """`count` packets from each source in turn, in one go (drivers/spoof_sender.py)."""
+    host.send_packets(destination, sources, count, DPORT)
 
 
 def send_and_count(
