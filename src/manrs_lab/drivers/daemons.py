@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from ipaddress import ip_network
+from ipaddress import ip_interface, ip_network
 from pathlib import Path
 
 from manrs_lab.drivers import frr_split
@@ -202,6 +202,19 @@ def ready_files(role: Role, node_dir: Path) -> list[Path]:
     if role is Role.BIRD:
         return [node_dir / "bird.ctl"]
     return []
+
+
+def config_addresses(role: Role, node_dir: Path) -> set[str]:
+    """Interface addresses zebra sets from its own config part (frr_split), as `addr/len`."""
+    conf = node_dir / "zebra.conf"
+    if role is not Role.FRR or not conf.exists():
+        return set()
+    found = set()
+    for line in conf.read_text().splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] in ("ip", "ipv6") and words[1] == "address":
+            found.add(str(ip_interface(words[2])))
+    return found
 
 
 def boot_argv(role: Role, node_dir: Path) -> list[str] | None:

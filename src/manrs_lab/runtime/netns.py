@@ -9,12 +9,15 @@ and pidfiles under the state folder let any later process find and stop them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import ip_interface
 from pathlib import Path
 
 from manrs_lab.drivers import daemons
@@ -172,12 +175,14 @@ class NetnsRuntime:
     def _start_daemons(self, instance: Instance, progress: Progress) -> None:
         topo = self.lab.topology
         progress.step("starting routing daemons")
-        # In an order that brings sessions up fast and without collisions (start_groups).
+        # First what needs no other daemon (zebra, BIRD, stayrtr), until zebra has put the
+        # interface addresses in place: a BGP speaker that connects to a neighbour not yet
+        # listening then gets a refusal at once, and waits for the neighbour's own connection.
+        self._in_parallel(list(topo.nodes), lambda name: self._start_node(instance, name, 1))
+        self._wait_addresses(instance)
+        # Then bgpd and staticd, in an order that opens sessions fast (start_groups).
         for group in start_groups(topo):
-            with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
-                futures = [pool.submit(self._start_node, instance, name) for name in group]
-            for future in futures:
-                future.result()
+            self._in_parallel(group, lambda name: self._start_node(instance, name, 2))
         self._wait_ready(instance)
         boots = []
         for name, node in topo.nodes.items():
@@ -198,10 +203,45 @@ class NetnsRuntime:
         for name in topo.nodes:
             progress.node(name, "daemons started")
 
-    def _start_node(self, instance: Instance, name: str) -> None:
-        """Start one node's daemons in order; daemonizing ones are waited for."""
+    @staticmethod
+    def _in_parallel(names: list[str], start: Callable[[str], None]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            futures = [pool.submit(start, name) for name in names]
+        for future in futures:
+            future.result()
+
+    def _wait_addresses(self, instance: Instance) -> None:
+        """Until every address zebra reads from its config is on its interface (or time out)."""
+        pending = {
+            name: wanted
+            for name, node in self.lab.topology.nodes.items()
+            if (wanted := daemons.config_addresses(node.role, instance.node_dir(name)))
+        }
+        deadline = time.monotonic() + READY_TIMEOUT
+        while pending:
+            for name in list(pending):
+                shown = run(["ip", "-j", "-n", instance.netns(name), "addr", "show"], timeout=5)
+                present = {
+                    str(ip_interface(f"{a['local']}/{a['prefixlen']}"))
+                    for link in (json.loads(shown.stdout) if shown.ok else [])
+                    for a in link.get("addr_info", [])
+                }
+                if pending[name] <= present:
+                    del pending[name]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                missing = "; ".join(f"{n}: {', '.join(sorted(a))}" for n, a in pending.items())
+                raise DeployError(f"zebra did not configure these addresses: {missing}")
+            time.sleep(0.005)
+
+    def _start_node(self, instance: Instance, name: str, phase: int) -> None:
+        """Start one node's daemons of `phase` (1: need no other's socket; 2: the rest) in
+        order; daemonizing ones are waited for."""
         node_dir = instance.node_dir(name)
         for launch in daemons.launches(self.lab.topology.nodes[name].role, node_dir):
+            if (launch.after is None) != (phase == 1):
+                continue
             if launch.after is not None:
                 self._wait_files({launch.after})
             argv = ["ip", "netns", "exec", instance.netns(name), *launch.argv]
@@ -320,10 +360,14 @@ def start_groups(topo: Topology) -> list[list[str]]:
     1. RTR caches and BIRD routers: they start in milliseconds and, with BIRD's default connect
        delay (5 s), wait for their FRR neighbours to connect;
     2. FRR routers covering every pair of FRR routers that can peer (over a link, or through
-       one non-router node such as an IXP's switch): FRR starts a peer 1 s after reading its
-       config and accepts a connection before that, so a session is up 1 s after the first of
-       its two ends started, if that end starts on an uncrowded CPU (greedy vertex cover);
+       one non-router node such as an IXP's switch; greedy vertex cover);
     3. the rest.
+
+    Lab configs make bgpd connect as soon as it has read its config; the later end of each
+    session connects to the earlier, listening one. A config that does not (no explicit
+    `activate`, or booted through `vtysh -b`) waits FRR's 1 s start timer, and FRR accepts a
+    connection before it fires: then the early, uncrowded start of one end of every pair is
+    what brings the session up 1 s after the first end started.
     """
     frr = {n.name for n in topo.nodes.values() if n.role is Role.FRR}
     neighbors: dict[str, set[str]] = {n: set() for n in topo.nodes}
