@@ -1,5 +1,6 @@
-"""A router booted from the split config (each daemon reads its part with -f) runs exactly the
-configuration `vtysh -b` gives it from the integrated frr.conf: compared on real daemons."""
+"""A router booted from the split config (each daemon reads its part with -f; bgpd's BGP part is
+pushed over its vty socket right after it starts) runs exactly the configuration `vtysh -b`
+gives it from the integrated frr.conf: compared on real daemons."""
 
 from __future__ import annotations
 
@@ -74,12 +75,14 @@ def boot(ns: str, node_dir: Path, config: Path, *, split: bool) -> str:
     if not split:
         for daemon in daemons.FRR_DAEMONS:
             (node_dir / f"{daemon}.conf").unlink()
+        (node_dir / daemons.BGPD_LIVE).unlink()
     assert (node_dir / "bgpd.conf").exists() is split
     try:
         for launch in daemons.launches(Role.FRR, node_dir):
             if launch.after is not None:
                 NetnsRuntime._wait_files({launch.after})
             subprocess.run(["ip", "netns", "exec", ns, *launch.argv], check=True, cwd=node_dir)
+            daemons.push_config(launch)
         NetnsRuntime._wait_files(set(daemons.ready_files(Role.FRR, node_dir)))
         argv = daemons.boot_argv(Role.FRR, node_dir)
         assert (argv is None) is split

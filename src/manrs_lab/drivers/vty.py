@@ -18,6 +18,30 @@ def vty_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
     return vty_session(sock_path, [command], timeout)[0]
 
 
+def vty_batch(sock_path: Path, commands: list[str], timeout: float = 10.0) -> None:
+    """Send `commands` in one write, so the daemon runs them in one go (no event of its own in
+    between), then check every answer; ExecError names the first command refused."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(sock_path))
+            sock.sendall(b"".join(c.encode() + b"\0" for c in commands))
+            buf = bytearray()
+            pos = 0
+            for command in commands:
+                while (end := buf.find(END, pos)) < 0 or len(buf) < end + 4:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ExecError(f"{sock_path}: connection closed during {command!r}")
+                    buf += chunk
+                if buf[end + 3] != 0:
+                    text = buf[pos:end].decode(errors="replace").strip()
+                    raise ExecError(f"{command!r} failed: {text}")
+                pos = end + 4
+        except OSError as exc:
+            raise ExecError(f"{sock_path}: {exc}") from exc
+
+
 def vty_session(sock_path: Path, commands: list[str], timeout: float = 10.0) -> list[str]:
     """Run `commands` in order on one connection (its node carries over, as in vtysh: `enable`,
     `configure terminal`, ...); the outputs, or ExecError at the first command that fails."""

@@ -7,6 +7,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from manrs_lab.running import RunningLab
 
+LEAK_SETTLE = 0.3  # s a seen leak gets to finish spreading before a check words its verdict
+
 
 @dataclass(frozen=True)
 class ProbeResult:

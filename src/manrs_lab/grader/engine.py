@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from ipaddress import ip_network
+from typing import NoReturn
 
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import ExecError, LabError
-from manrs_lab.grader.context import CheckContext, ProbeResult
+from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
@@ -207,7 +208,8 @@ def _run_check(
     try:
         with _probe(running, chk.probe, prefixes, book) as probe:
             ctx = CheckContext(running=running, probe=probe, seed=seed, others_probe=foreign)
-            evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold)
+            settle = LEAK_SETTLE if chk.probe is not None else 0.0
+            evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold, settle)
     except CheckFailed as failed:
         return result(False, message=str(failed))
     except (ExecError, LabError) as exc:
@@ -215,7 +217,9 @@ def _run_check(
     return result(True, evidence=evidence)
 
 
-def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
+def _evaluate(attempt: Callable[[], str], wait: float, hold: float, settle: float = 0.0) -> str:
+    """`settle`: a probe check that fails looks once more that much later, for its message only
+    (a leak seen at one observer reaches the others a moment later): the verdict stands."""
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -223,13 +227,28 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float) -> str:
             break
         except (CheckFailed, ExecError) as exc:
             if time.monotonic() >= deadline or getattr(exc, "final", False):
-                raise
+                _settled_failure(attempt, exc, settle)
             time.sleep(POLL)
     end = time.monotonic() + hold
     while time.monotonic() < end:
         time.sleep(POLL)
-        evidence = attempt()
+        try:
+            evidence = attempt()
+        except CheckFailed as exc:
+            _settled_failure(attempt, exc, settle)
     return evidence
+
+
+def _settled_failure(attempt: Callable[[], str], failure: Exception, settle: float) -> NoReturn:
+    if settle > 0 and isinstance(failure, CheckFailed):
+        time.sleep(settle)
+        try:
+            attempt()
+        except CheckFailed as later:
+            raise later from None
+        except ExecError:
+            pass
+    raise failure
 
 
 class ProbeBook:
