@@ -42,6 +42,7 @@ COMMON_SYSCTLS = {
     "net.ipv6.conf.default.accept_dad": "0",
     "net.ipv6.conf.all.keep_addr_on_down": "1",
 }
+FIRST_IFINDEX = 100
 STOP_TIMEOUT = 3.0
 READY_TIMEOUT = 10.0
 
@@ -143,10 +144,15 @@ class NetnsRuntime:
         batch = [f"netns add {instance.netns(n)}" for n in topo.nodes]
         instance.namespaces = [instance.netns(n) for n in topo.nodes]
         instance.save()
-        for link in topo.links:
+        # Both ends of a veth would get the same ifindex in their fresh namespaces (2, 3, ...);
+        # the kernel then treats their carrier change as not urgent and applies it up to 1 s
+        # later (linkwatch), and zebra waits for it before it uses the link. Distinct indexes.
+        for k, link in enumerate(topo.links):
             batch.append(
-                f"link add {link.a.iface} netns {instance.netns(link.a.node)} type veth "
-                f"peer name {link.b.iface} netns {instance.netns(link.b.node)}"
+                f"link add {link.a.iface} netns {instance.netns(link.a.node)} "
+                f"index {FIRST_IFINDEX + 2 * k} type veth "
+                f"peer name {link.b.iface} netns {instance.netns(link.b.node)} "
+                f"index {FIRST_IFINDEX + 2 * k + 1}"
             )
         result = run(["ip", "-batch", "-"], input_text="\n".join(batch) + "\n")
         if not result.ok:
