@@ -60,6 +60,8 @@ class LabFigures:
     teardown_s: float
     pss_mib: float
     pss_per_frr_mib: float
+    # Checks that failed in any repetition after `solve` (should be none): "rep N: id: message".
+    failures: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,6 +116,7 @@ def median(values: list[float]) -> float:
 def measure_lab(lab_id: str, repeat: int) -> LabFigures:
     lab = load_lab(lab_id)
     deploys, ups, checks, downs, pss, frr_pss = [], [], [], [], [], []
+    failures: list[str] = []
     points = ""
     for i in range(repeat):
         name = f"bench-{i}"
@@ -142,6 +145,10 @@ def measure_lab(lab_id: str, repeat: int) -> LabFigures:
             report = grade(running, SilentProgress(), seed=i, tasks=last)
             checks.append(time.monotonic() - start)
             points = f"{report.points}/{report.max_points}"
+            for c in report.checks:
+                if not c.passed:
+                    failures.append(f"rep {i}: {c.id}: {c.message}")
+                    print(f"  {lab_id} rep {i}: {c.id} failed: {c.message}", file=sys.stderr)
         finally:
             start = time.monotonic()
             operations.down(name, SilentProgress())
@@ -154,6 +161,7 @@ def measure_lab(lab_id: str, repeat: int) -> LabFigures:
         up_s=median(ups),
         check_s=median(checks),
         check_points=points,
+        failures=failures,
         teardown_s=median(downs),
         pss_mib=median(pss),
         pss_per_frr_mib=median(frr_pss) if frr_pss else 0.0,
