@@ -120,3 +120,12 @@ def parse_rpki_prefix_table(table: dict[str, Any]) -> list[Vrp]:
         )
         for p in table.get("prefixes", [])
     ]
+
+
+def selected_prefixes(table: dict[str, Any]) -> set[str]:
+    """`show ip|ipv6 route [connected] json`: the prefixes zebra has a selected route for."""
+    return {
+        str(ip_network(prefix))
+        for prefix, entries in table.items()
+        if any(e.get("selected") for e in entries)
+    }

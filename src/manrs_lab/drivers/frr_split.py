@@ -1,9 +1,10 @@
 """Split an integrated frr.conf into one file per daemon, so each daemon reads its own with `-f`.
 
 Why: `vtysh -b` (the usual way to apply frr.conf) can only run once the daemons answer, costs a
-vtysh process per router, and bgpd's 1 s peer start timer only begins when the neighbors are
-configured. A daemon started with `-f` reads its part while it starts: the timer starts
-≈0.15 s earlier on a lab's critical path.
+vtysh process per router, and sends line by line, so bgpd starts each peer on its 1 s timer.
+zebra and staticd read their parts with `-f` while they start; bgpd reads only `frr defaults`
+and gets its BGP part pushed in one vty write right after (`startup_and_live`), which makes it
+connect at once (see docs/architecture.md).
 
 The split is deliberately narrow: it knows the statements our labs and FRR's own
 `show running-config` use. Anything else makes `split` return None, and the caller falls back

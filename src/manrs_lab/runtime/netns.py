@@ -17,10 +17,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from ipaddress import ip_interface, ip_network
+from ipaddress import ip_interface
 from pathlib import Path
 
-from manrs_lab.drivers import daemons
+from manrs_lab.drivers import daemons, frr_parse
 from manrs_lab.drivers.vty import vty_query
 from manrs_lab.errors import DeployError, ExecError, LabError
 from manrs_lab.instance import Instance, pid_alive
@@ -182,11 +182,11 @@ class NetnsRuntime:
     def _start_daemons(self, instance: Instance, progress: Progress) -> None:
         topo = self.lab.topology
         progress.step("starting routing daemons")
-        # First what needs no other daemon (zebra, BIRD, stayrtr), until zebra has put the
-        # interface addresses in place: a BGP speaker that connects to a neighbour not yet
+        # First what needs no other daemon (zebra, BIRD, stayrtr), until zebra holds the
+        # connected routes of its addresses: a BGP speaker that connects to a neighbour not yet
         # listening then gets a refusal at once, and waits for the neighbour's own connection.
         self._in_parallel(list(topo.nodes), lambda name: self._start_node(instance, name, 1))
-        self._wait_addresses(instance)
+        self._wait_connected_routes(instance)
         # Then bgpd and staticd, in an order that opens sessions fast (start_groups).
         for group in start_groups(topo):
             self._in_parallel(group, lambda name: self._start_node(instance, name, 2))
@@ -217,7 +217,7 @@ class NetnsRuntime:
         for future in futures:
             future.result()
 
-    def _wait_addresses(self, instance: Instance) -> None:
+    def _wait_connected_routes(self, instance: Instance) -> None:
         """Until zebra holds a selected connected route for every address in its config part.
 
         Not the kernel's view: bgpd asks zebra (next-hop tracking) whether a neighbour is
@@ -235,11 +235,7 @@ class NetnsRuntime:
                 for family in ("ip", "ipv6"):
                     with contextlib.suppress(ExecError, ValueError):
                         table = json.loads(vty_query(sock, f"show {family} route connected json"))
-                        known |= {
-                            str(ip_network(p))
-                            for p, entries in table.items()
-                            if any(e.get("selected") for e in entries)
-                        }
+                        known |= frr_parse.selected_prefixes(table)
                 if pending[name] <= known:
                     del pending[name]
             if not pending:
