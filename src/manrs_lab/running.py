@@ -63,7 +63,8 @@ class RunningLab:
         return [n.name for n in self.lab.topology.routers()]
 
     def wait_converged(self, progress: Progress, timeout: float | None = None) -> float:
-        """Poll until every BGP session is Established and the expected routes are present.
+        """Poll until every BGP session is Established and the expected routes are present,
+        in BGP and in the kernel (FRR's zebra installs them a moment after bgpd has them).
 
         Returns the seconds it took; raises LabError naming what is still missing.
         """
@@ -121,8 +122,11 @@ class RunningLab:
                 missing.append(f"{name}: {exc}")
         for expect in spec.routes:
             try:
-                if not self.router(expect.node).routes(expect.prefix):
+                router = self.router(expect.node)
+                if not router.routes(expect.prefix):
                     missing.append(f"{expect.node}: no route for {expect.prefix} yet")
+                elif not router.forwards(expect.prefix):
+                    missing.append(f"{expect.node}: {expect.prefix} not in its kernel table yet")
             except ExecError as exc:
                 missing.append(f"{expect.node}: {exc}")
         return missing

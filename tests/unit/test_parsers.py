@@ -140,3 +140,15 @@ def test_frr_rpki_cache_state_and_validation_state():
     own = [r for r in frr_parse.parse_prefix_detail(doc, 64500) if r.peer is None]
     # r1 originates 198.18.50.0/24 but the ROA names AS64502: origin-invalid.
     assert [r.rpki_state for r in own] == [RpkiState.INVALID]
+
+
+def test_frr_zebra_installed_route_is_what_the_kernel_forwards_with():
+    bgp = frr("show_ip_route_198.18.1.0_24_json")
+    assert frr_parse.installed(bgp, "198.18.1.0/24")
+    assert not frr_parse.installed(bgp, "198.18.1.0/25")  # only the exact prefix counts
+    assert frr_parse.installed(frr("show_ip_route_10.0.1.0_30_json"), "10.0.1.0/30")
+    # Before the kernel acknowledges it, zebra's entry is the same without `installed`.
+    pending = {
+        p: [{k: v for k, v in e.items() if k != "installed"} for e in es] for p, es in bgp.items()
+    }
+    assert not frr_parse.installed(pending, "198.18.1.0/24")

@@ -56,6 +56,12 @@ class BirdRouter:
             text = self.birdc("show route all")
         return bird_parse.parse_routes_all(text, self.asn)
 
+    def forwards(self, prefix: str) -> bool:
+        # BIRD 2 writes a route to the kernel (its kernel protocol, netlink with ack) in the
+        # same event that selects it, and birdc is answered by that same loop: once `show
+        # route` has it, the kernel has it too (if the kernel protocol exports it at all).
+        return bool(self.routes(prefix))
+
     def rpki(self) -> RpkiCacheState:
         return bird_parse.parse_rpki(self.birdc("show protocols all"))
 

@@ -76,6 +76,18 @@ class FrrRouter:
             )
         return routes
 
+    def forwards(self, prefix: str) -> bool:
+        # bgpd hands a route to zebra, and zebra to the kernel, after bgpd's table has it (a
+        # few to tens of milliseconds): `installed` is zebra's word that the kernel took it.
+        family = "ipv6" if ip_network(prefix).version == 6 else "ip"
+        try:
+            doc = self.show_json(f"show {family} route {ip_network(prefix)} json", "zebra")
+        except ExecError as exc:
+            if str(exc).endswith("{}"):  # zebra has no route for it: `{}` and a warning status
+                return False
+            raise
+        return frr_parse.installed(doc, str(ip_network(prefix)))
+
     def rpki(self) -> RpkiCacheState:
         try:
             connections = self.show_json("show rpki cache-connection json")

@@ -129,3 +129,14 @@ def selected_prefixes(table: dict[str, Any]) -> set[str]:
         for prefix, entries in table.items()
         if any(e.get("selected") for e in entries)
     }
+
+
+def installed(table: dict[str, Any], prefix: str) -> bool:
+    """`show ip|ipv6 route PREFIX json`: zebra has put a route for exactly `prefix` in the
+    kernel (`installed`), whichever protocol it came from."""
+    return any(
+        e.get("installed")
+        for key, entries in table.items()
+        if str(ip_network(key)) == prefix
+        for e in entries
+    )

@@ -18,6 +18,11 @@ class Router(Protocol):
         """Paths in the BGP table after import policy; `prefix` = exactly that prefix."""
         ...
 
+    def forwards(self, prefix: str) -> bool:
+        """The router's kernel forwarding table holds a route for exactly `prefix`: what
+        packets follow, which can lag the BGP table."""
+        ...
+
     def announce(
         self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
     ) -> None:
