@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 SETTLE_S = 1.5  # between one repetition's teardown and the next start
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SUMMARY = "show bgp summary json"
+ANALYSIS = "## Where the time goes"  # docs/benchmarks.md keeps this section across runs
 
 TARGETS = {
     "largest_lab_up_s": 1.5,
@@ -361,11 +362,20 @@ def main() -> int:
     args.json.write_text(json.dumps(asdict(report), indent=2) + "\n")
     if args.write_docs:
         machine = ", ".join(f"{k} {v}" for k, v in report.machine.items())
-        (REPO / "docs" / "benchmarks.md").write_text(
+        docs = REPO / "docs" / "benchmarks.md"
+        docs.write_text(
             "# Benchmarks\n\nLatest run of `bench/run.py` (medians of "
-            f"{args.repeat}), on: {machine}.\n\n{text}\n"
+            f"{args.repeat}), on: {machine}.\n\n{text}\n" + analysis(docs)
         )
     return 0
+
+
+def analysis(docs: Path) -> str:
+    """The hand-written part of the page (from ANALYSIS on), kept across runs: review its
+    numbers against the new tables."""
+    old = docs.read_text() if docs.exists() else ""
+    at = old.find(ANALYSIS)
+    return "\n" + old[at:] if at >= 0 else ""
 
 
 if __name__ == "__main__":
