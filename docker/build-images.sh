@@ -111,6 +111,14 @@ versions_of() {  # image -> "pkg version, ..."
         -W -f '${Package} ${Version}\n' $pkgs 2>/dev/null | paste -sd, - | sed 's/,/, /g'
 }
 
+# --- what an image was built from ----------------------------------------------------------
+# A node image is labelled with a hash of its folder (docker/<name>/), so tests can tell a stale
+# image from a current one (tests/containers/clab_support.py computes the same hash).
+context_hash() {  # folder -> sha256 over each file's sha256sum line, in C order of paths
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
+        | sha256sum | cut -d' ' -f1
+}
+
 # --- the lab image's build context ------------------------------------------------------------
 LAB_CONTEXT=
 cleanup_context() { [ -z "$LAB_CONTEXT" ] || rm -rf "$LAB_CONTEXT"; }
@@ -159,6 +167,9 @@ for name in "${IMAGES[@]}"; do
     esac
     args+=("${pins[@]}")
     context=("$HERE/$name")
+    if [ "$name" != lab ]; then
+        args+=(--label "org.manrs-lab.context=$(context_hash "$HERE/$name")")
+    fi
     if [ "$name" = lab ]; then
         stage_lab_context
         context=(-f "$LAB_CONTEXT/docker/lab/Dockerfile" "$LAB_CONTEXT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -52,15 +53,35 @@ def image_exists(image: str) -> bool:
     return run(["docker", "image", "inspect", image]).returncode == 0
 
 
+def context_hash(folder: Path) -> str:
+    """build-images.sh's `context_hash`: sha256 over `sha256sum` lines of every file, by path."""
+    lines = []
+    for path in sorted(folder.rglob("*"), key=lambda p: os.fsencode(p.relative_to(folder))):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            lines.append(f"{digest}  ./{path.relative_to(folder)}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def image_current(name: str) -> bool:
+    """The image exists and, for a node image, was built from its folder as it is now."""
+    image = {**NODE_IMAGES, "lab": LAB_IMAGE}[name]
+    if name not in NODE_IMAGES:
+        return image_exists(image)
+    label_of = '{{index .Config.Labels "org.manrs-lab.context"}}'
+    label = run(["docker", "image", "inspect", "-f", label_of, image])
+    return label.returncode == 0 and label.stdout.strip() == context_hash(REPO / "docker" / name)
+
+
 def ensure_images(*names: str) -> None:
-    """Build the named images (frr, bird, rtr, host, lab) that are missing, or all of them with
-    MANRS_LAB_REBUILD_IMAGES=1; skip the test with the reason when Docker is unusable."""
+    """Build the named images (frr, bird, rtr, host, lab) that are missing or (node images)
+    older than their docker/<name>/ folder, or all of them with MANRS_LAB_REBUILD_IMAGES=1;
+    skip the test with the reason when Docker is unusable."""
     reason = docker_unavailable()
     if reason:
         pytest.skip(reason)
     rebuild = os.environ.get("MANRS_LAB_REBUILD_IMAGES") == "1"
-    images = {**NODE_IMAGES, "lab": LAB_IMAGE}
-    todo = [n for n in names if rebuild or not image_exists(images[n])]
+    todo = [n for n in names if rebuild or not image_current(n)]
     if todo:
         proc = run(["bash", str(BUILD_SCRIPT), "--only", *todo], timeout=3600)
         assert proc.returncode == 0, (

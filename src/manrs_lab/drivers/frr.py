@@ -79,14 +79,15 @@ class FrrRouter:
     def forwards(self, prefix: str) -> bool:
         # bgpd hands a route to zebra, and zebra to the kernel, after bgpd's table has it (a
         # few to tens of milliseconds): `installed` is zebra's word that the kernel took it.
-        family = "ipv6" if ip_network(prefix).version == 6 else "ip"
+        net = ip_network(prefix)
+        family = "ipv6" if net.version == 6 else "ip"
         try:
-            doc = self.show_json(f"show {family} route {ip_network(prefix)} json", "zebra")
+            doc = self.show_json(f"show {family} route {net} json", "zebra")
         except ExecError as exc:
             if str(exc).endswith("{}"):  # zebra has no route for it: `{}` and a warning status
                 return False
             raise
-        return frr_parse.installed(doc, str(ip_network(prefix)))
+        return frr_parse.installed(doc, str(net))
 
     def rpki(self) -> RpkiCacheState:
         try:
