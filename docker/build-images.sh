@@ -167,12 +167,11 @@ for name in "${IMAGES[@]}"; do
     esac
     args+=("${pins[@]}")
     context=("$HERE/$name")
-    if [ "$name" != lab ]; then
-        args+=(--label "org.manrs-lab.context=$(context_hash "$HERE/$name")")
-    fi
     if [ "$name" = lab ]; then
         stage_lab_context
         context=(-f "$LAB_CONTEXT/docker/lab/Dockerfile" "$LAB_CONTEXT")
+    else
+        args+=(--label "org.manrs-lab.context=$(context_hash "$HERE/$name")")
     fi
     log="$LOG_DIR/$name.log"
     t0=$(now)
