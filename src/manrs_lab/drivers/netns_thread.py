@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,25 +20,18 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def call_in_netns(path: Path, fn: Callable[[], T]) -> T:
-    """`fn()` in a thread that has joined the network namespace at `path`."""
-    box: dict[str, object] = {}
+    """`fn()` in a thread that has joined the network namespace at `path` (a thread of its
+    own, ended afterwards: it never goes back to serve anything else)."""
 
-    def run() -> None:
+    def joined() -> T:
+        fd = os.open(path, os.O_RDONLY)
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    errno = ctypes.get_errno()
-                    raise OSError(errno, os.strerror(errno), str(path))
-            finally:
-                os.close(fd)
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, os.strerror(errno), str(path))
+        finally:
+            os.close(fd)
+        return fn()
 
-    thread = threading.Thread(target=run, name=f"netns {path.name}")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"netns {path.name}") as one:
+        return one.submit(joined).result()

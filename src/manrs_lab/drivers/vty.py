@@ -7,6 +7,8 @@ the output followed by three NULs and a one-byte status (0 = success).
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from manrs_lab.errors import ExecError
@@ -21,48 +23,49 @@ def vty_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
 def vty_batch(sock_path: Path, commands: list[str], timeout: float = 10.0) -> None:
     """Send `commands` in one write, so the daemon runs them in one go (no event of its own in
     between), then check every answer; ExecError names the first command refused."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(str(sock_path))
-            sock.sendall(b"".join(c.encode() + b"\0" for c in commands))
-            buf = bytearray()
-            pos = 0
-            for command in commands:
-                while (end := buf.find(END, pos)) < 0 or len(buf) < end + 4:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ExecError(f"{sock_path}: connection closed during {command!r}")
-                    buf += chunk
-                if buf[end + 3] != 0:
-                    text = buf[pos:end].decode(errors="replace").strip()
-                    raise ExecError(f"{command!r} failed: {text}")
-                pos = end + 4
-        except OSError as exc:
-            raise ExecError(f"{sock_path}: {exc}") from exc
+    with _connected(sock_path, commands, timeout) as sock:
+        sock.sendall(b"".join(c.encode() + b"\0" for c in commands))
+        buf = bytearray()
+        for command in commands:
+            _answer(sock, buf, sock_path, command)
 
 
 def vty_session(sock_path: Path, commands: list[str], timeout: float = 10.0) -> list[str]:
     """Run `commands` in order on one connection (its node carries over, as in vtysh: `enable`,
     `configure terminal`, ...); the outputs, or ExecError at the first command that fails."""
     outputs = []
+    with _connected(sock_path, commands, timeout) as sock:
+        buf = bytearray()
+        for command in commands:
+            sock.sendall(command.encode() + b"\0")
+            outputs.append(_answer(sock, buf, sock_path, command))
+    return outputs
+
+
+@contextmanager
+def _connected(sock_path: Path, commands: list[str], timeout: float) -> Iterator[socket.socket]:
+    """A connection to the daemon's vty socket; socket errors become ExecError."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(str(sock_path))
-            for command in commands:
-                sock.sendall(command.encode() + b"\0")
-                buf = bytearray()
-                while len(buf) < 4 or buf[-4:-1] != END:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ExecError(f"{sock_path}: connection closed during {command!r}")
-                    buf += chunk
-                status = buf[-1]
-                text = buf[:-4].decode(errors="replace")
-                if status != 0:
-                    raise ExecError(f"{command!r} failed: {text.strip()}")
-                outputs.append(text)
+            yield sock
         except OSError as exc:
-            raise ExecError(f"{sock_path}: {commands!r}: {exc}") from exc
-    return outputs
+            more = f" (+{len(commands) - 1} more)" if len(commands) > 1 else ""
+            raise ExecError(f"{sock_path}: {commands[0]!r}{more}: {exc}") from exc
+
+
+def _answer(sock: socket.socket, buf: bytearray, sock_path: Path, command: str) -> str:
+    """The next answer: read into `buf` until its end marker and status byte, consume it, and
+    return its text, or raise ExecError if the daemon refused `command`."""
+    while (end := buf.find(END)) < 0 or len(buf) < end + 4:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ExecError(f"{sock_path}: connection closed during {command!r}")
+        buf += chunk
+    text = buf[:end].decode(errors="replace")
+    status = buf[end + 3]
+    del buf[: end + 4]
+    if status != 0:
+        raise ExecError(f"{command!r} failed: {text.strip()}")
+    return text

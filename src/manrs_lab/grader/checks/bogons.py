@@ -168,25 +168,17 @@ class ProbeObserversParams(Params):
 def bad_route_dropped(ctx: CheckContext, params: ProbeObserversParams) -> str:
     """No observer holds the probe's routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()
-
-    def leaked() -> list[str]:
-        leaks = []
-        for prefix in dict.fromkeys(probe.prefixes):
-            held = []
-            for observer in params.observers:
-                router = ctx.running.router(observer)
-                bad = [r for r in router.routes(prefix) if _from_probe(r, probe)]
-                verb = "accepted" if observer == ctx.learner else "received"
-                held += [f"{observer} {verb} it with AS path {_short_path(r)}" for r in bad[:1]]
-            if held:
-                path = (probe.asn, *probe.as_path)
-                reasons = why_bad(prefix, path, params.rules) or ["(no rule of this lab matches)"]
-                leaks.append(
-                    f"{prefix} from {probe.node} is {'; '.join(reasons)}: " + ", ".join(held)
-                )
-        return leaks
-
-    leaks = leaked()
+    leaks = []
+    for prefix in dict.fromkeys(probe.prefixes):
+        held = []
+        for observer in params.observers:
+            bad = [r for r in ctx.running.router(observer).routes(prefix) if _from_probe(r, probe)]
+            verb = "accepted" if observer == ctx.learner else "received"
+            held += [f"{observer} {verb} it with AS path {_short_path(r)}" for r in bad[:1]]
+        if held:
+            path = (probe.asn, *probe.as_path)
+            reasons = why_bad(prefix, path, params.rules) or ["(no rule of this lab matches)"]
+            leaks.append(f"{prefix} from {probe.node} is {'; '.join(reasons)}: " + ", ".join(held))
     if leaks:
         raise CheckFailed(
             " | ".join(leaks) + f". Look at {ctx.learner}'s import policy on its sessions with "

@@ -192,17 +192,12 @@ def _why(
 def probe_filtered(ctx: CheckContext, params: ProbeFilteredParams) -> str:
     """No observer receives the probe's (bad) routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()
-
-    def leaked() -> dict[tuple[str, str], BgpRoute]:
-        found = {}
-        for observer in params.observers:
-            for prefix in probe.prefixes:
-                for route in ctx.running.router(observer).routes(prefix):
-                    if _is_probe_route(route, probe):
-                        found[(observer, prefix)] = route
-        return found
-
-    seen = leaked()
+    seen: dict[tuple[str, str], BgpRoute] = {}
+    for observer in params.observers:
+        for prefix in probe.prefixes:
+            for route in ctx.running.router(observer).routes(prefix):
+                if _is_probe_route(route, probe):
+                    seen[(observer, prefix)] = route
     # In the lab's order (observers, then the probe's prefixes), whatever arrived first; the
     # explanation is the first probe prefix's that got through.
     order = [(o, p) for o in params.observers for p in probe.prefixes]
