@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from manrs_lab.errors import LabError
-from manrs_lab.grader.engine import ProbeBook, _draw_probe_prefixes, _evaluate, grade
+from manrs_lab.grader.engine import ProbeBook, _draw_probes, _evaluate, grade
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.instance import Instance
 from manrs_lab.progress import RecordingProgress
@@ -216,7 +216,7 @@ def test_drawn_probe_prefixes_never_collide_with_another_probe_from_the_same_nod
         ]
     )
     with pytest.raises(LabError, match="no free prefix to draw"):
-        _draw_probe_prefixes(running.lab.spec.checks, random.Random(1))
+        _draw_probes(running.lab.spec.checks, random.Random(1))
     running = running_with(
         [
             probe_check("forged", halves, [64500]),
@@ -224,9 +224,9 @@ def test_drawn_probe_prefixes_never_collide_with_another_probe_from_the_same_nod
         ]
     )
     for seed in range(30):
-        draws = _draw_probe_prefixes(running.lab.spec.checks, random.Random(seed))
-        assert draws["hijack"][0] not in halves
-        assert draws["hijack"][0].endswith("/26")
+        draws = _draw_probes(running.lab.spec.checks, random.Random(seed))
+        assert draws["hijack"].prefixes[0] not in halves
+        assert draws["hijack"].prefixes[0].endswith("/26")
 
 
 class RecordingRouter:

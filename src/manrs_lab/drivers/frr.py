@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from ipaddress import ip_address, ip_network
@@ -133,8 +134,9 @@ class FrrRouter:
         if (as_path or next_hop) and not withdraw:
             sets = []
             name = "MANRS-PROBE"
-            if as_path:
-                name += "-PATH-" + "-".join(str(a) for a in as_path)
+            if as_path:  # a digest: a 51-hop path of 10-digit ASNs is no name
+                digest = hashlib.sha256(" ".join(map(str, as_path)).encode()).hexdigest()[:12]
+                name += f"-PATH-{len(as_path)}-{digest}"
                 sets.append(f"set as-path prepend {' '.join(str(a) for a in as_path)}")
             if next_hop:
                 name += "-NH-" + next_hop.replace(":", "-")

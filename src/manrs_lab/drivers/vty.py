@@ -7,6 +7,7 @@ the output followed by three NULs and a one-byte status (0 = success).
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,11 +49,27 @@ def _connected(sock_path: Path, commands: list[str], timeout: float) -> Iterator
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.connect(str(sock_path))
+            _connect(sock, sock_path, time.monotonic() + timeout)
             yield sock
         except OSError as exc:
             more = f" (+{len(commands) - 1} more)" if len(commands) > 1 else ""
             raise ExecError(f"{sock_path}: {commands[0]!r}{more}: {exc}") from exc
+
+
+def _connect(sock: socket.socket, sock_path: Path, deadline: float) -> None:
+    """With a timeout set, an AF_UNIX connect does not wait for room in the daemon's listen
+    backlog: it fails at once with EAGAIN when many probes talk to one bgpd. Try again until
+    the deadline, as a blocking connect would have waited."""
+    pause = 0.002
+    while True:
+        try:
+            sock.connect(str(sock_path))
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _answer(sock: socket.socket, buf: bytearray, sock_path: Path, command: str) -> str:

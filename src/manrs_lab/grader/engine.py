@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from ipaddress import ip_network
 from typing import NoReturn
 
@@ -26,7 +27,8 @@ from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
 from manrs_lab.running import RunningLab
-from manrs_lab.spec.lab import Check, Probe
+from manrs_lab.spec.lab import Announce, Check, Draw, Probe
+from manrs_lab.special_purpose import asn_ranges
 
 POLL = 0.1
 MAX_CONCURRENT_CHECKS = 32  # checks mostly wait (holds, polls): threads are cheap
@@ -48,7 +50,8 @@ def grade(
     needed = _with_prerequisites(selected, spec.checks)
     checks = [c for c in spec.checks if c.id in needed]
     # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
-    draws = _draw_probe_prefixes(checks, random.Random(seed))
+    lab_asns = frozenset(n.asn for n in running.lab.topology.nodes.values() if n.asn)
+    draws = _draw_probes(checks, random.Random(seed), lab_asns)
     results = _run_scheduled(running, checks, draws, progress, seed)
     task_results = []
     for task in spec.tasks:
@@ -77,40 +80,86 @@ def grade(
     )
 
 
-def _draw_probe_prefixes(checks: list[Check], rng: random.Random) -> dict[str, tuple[str, ...]]:
+@dataclass(frozen=True)
+class DrawnProbe:
+    """A probe's values for one grading run: drawn up front from the report's seed."""
+
+    prefixes: tuple[str, ...]
+    as_path: tuple[int, ...] = ()
+
+
+def _draw_probes(
+    checks: list[Check], rng: random.Random, lab_asns: frozenset[int] = frozenset()
+) -> dict[str, DrawnProbe]:
     """A drawn prefix never equals another prefix probed from the same node: checks run at the
-    same time, and two probes of one prefix from one node would have to share its AS path."""
+    same time, and two probes of one prefix from one node would have to share its AS path.
+    Drawn ASNs are never a lab router's (a path through its own AS is a loop it drops)."""
     taken: dict[str, set[str]] = {}
     for c in checks:
         if c.probe is not None:
             node = taken.setdefault(c.probe.announce.node, set())
             node |= {str(ip_network(p)) for p in c.probe.announce.prefixes if isinstance(p, str)}
-    draws: dict[str, tuple[str, ...]] = {}
+    draws: dict[str, DrawnProbe] = {}
     for c in checks:
         if c.probe is None:
             continue
         node = taken[c.probe.announce.node]
-        drawn = []
+        drawn: list[str] = []
         for p in c.probe.announce.prefixes:
             if isinstance(p, str):
                 drawn.append(p)
                 continue
-            for _ in range(MAX_DRAWS):
-                prefix = p.draw(rng)
-                if prefix not in node:
-                    break
-            else:
-                raise LabError(f"check {c.id}: no free prefix to draw in {p.more_specific_of}")
-            node.add(prefix)
-            drawn.append(prefix)
-        draws[c.id] = tuple(drawn)
+            for prefix in _fresh(p, rng, node, c.id):
+                node.add(prefix)
+                drawn.append(prefix)
+        draws[c.id] = DrawnProbe(tuple(drawn), draw_as_path(c.probe.announce, rng, lab_asns))
     return draws
+
+
+def _fresh(p: Draw, rng: random.Random, taken: set[str], check_id: str) -> list[str]:
+    """`p`'s prefixes, each slot drawn again until it is not one `taken` (or this) holds."""
+    out: list[str] = []
+    for slot in p.slots():
+        for _ in range(MAX_DRAWS):
+            prefix = slot(rng)
+            if prefix not in taken and prefix not in out:
+                break
+        else:
+            raise LabError(f"check {check_id}: no free prefix to draw (last: {prefix})")
+        out.append(prefix)
+    return out
+
+
+def draw_as_path(
+    announce: Announce, rng: random.Random, lab_asns: frozenset[int] = frozenset()
+) -> tuple[int, ...]:
+    """The probe's relayed or forged path with its `{asn: ...}` items drawn, padded with public
+    ASNs to `as_path_length` (padding goes right after the announcing node's own AS)."""
+    path = [a if isinstance(a, int) else _draw_asn(a.asn, rng, lab_asns) for a in announce.as_path]
+    if announce.as_path_length is not None:
+        pad = announce.as_path_length - 1 - len(path)
+        path = [_draw_asn("public", rng, lab_asns) for _ in range(pad)] + path
+    return tuple(path)
+
+
+def _draw_asn(kind: str, rng: random.Random, lab_asns: frozenset[int]) -> int:
+    # The labs' "public" ASNs are the documentation ranges (RFC 5398).
+    ranges = asn_ranges("documentation" if kind == "public" else kind)
+    for _ in range(MAX_DRAWS):
+        # A range first, then a number in it: 16-bit private ASNs are as likely as 32-bit ones;
+        # a range's two ends are drawn now and then, so its boundaries get probed too.
+        r = rng.choice(ranges)
+        lo, hi = r.first, r.last
+        asn = rng.choice((lo, hi)) if hi - lo > 16 and rng.random() < 0.2 else rng.randint(lo, hi)
+        if asn not in lab_asns:
+            return asn
+    raise LabError(f"no {kind} AS number left that no lab router uses")
 
 
 def _run_scheduled(
     running: RunningLab,
     checks: list[Check],
-    draws: dict[str, tuple[str, ...]],
+    draws: dict[str, DrawnProbe],
     progress: Progress,
     seed: int = 0,
 ) -> dict[str, CheckResult]:
@@ -134,7 +183,9 @@ def _run_scheduled(
                     progress.node(chk.id, "skipped")
                     continue
                 progress.step(f"checking: {chk.title}")
-                foreign = frozenset(p for cid, ps in draws.items() if cid != chk.id for p in ps)
+                foreign = frozenset(
+                    p for cid, d in draws.items() if cid != chk.id for p in d.prefixes
+                )
                 future = pool.submit(
                     _run_check,
                     running,
@@ -191,7 +242,7 @@ def _with_prerequisites(selected: list[Check], all_checks: list[Check]) -> set[s
 def _run_check(
     running: RunningLab,
     chk: Check,
-    prefixes: tuple[str, ...] | None,
+    drawn: DrawnProbe | None,
     book: ProbeBook,
     seed: int = 0,
     *,
@@ -206,7 +257,7 @@ def _run_check(
         return CheckResult(chk.id, chk.title, chk.task, passed, False, message, evidence, seconds)
 
     try:
-        with _probe(running, chk.probe, prefixes, book) as probe:
+        with _probe(running, chk.probe, drawn, book) as probe:
             ctx = CheckContext(running=running, probe=probe, seed=seed, others_probe=foreign)
             settle = LEAK_SETTLE if chk.probe is not None else 0.0
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold, settle)
@@ -300,15 +351,15 @@ class ProbeBook:
 def _probe(
     running: RunningLab,
     probe: Probe | None,
-    prefixes: tuple[str, ...] | None,
+    drawn: DrawnProbe | None,
     book: ProbeBook,
 ) -> Iterator[ProbeResult | None]:
-    if probe is None or prefixes is None:
+    if probe is None or drawn is None:
         yield None
         return
     node = probe.announce.node
     router = running.router(node)
-    as_path = tuple(probe.announce.as_path)
+    prefixes, as_path = drawn.prefixes, drawn.as_path
     next_hop = probe.announce.next_hop
     book.announce(router, prefixes, as_path, next_hop)
     try:

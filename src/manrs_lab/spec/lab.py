@@ -8,10 +8,11 @@ through `manrs_lab.spec.loader.load_lab`, which adds the checks that need more t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 ID_RE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -48,8 +49,58 @@ class Task(Strict):
     )
 
 
-class MoreSpecific(Strict):
-    """A prefix drawn at check time, so it cannot be filtered by name alone."""
+def _lengths_in(value: tuple[int, int]) -> tuple[int, int]:
+    if value[0] > value[1]:
+        raise ValueError("lengths is [shortest, longest]")
+    return value
+
+
+def _fits(parent: IPv4Network | IPv6Network, lengths: tuple[int, int], longer: bool) -> None:
+    """lengths must be possible inside (longer) or around (not longer) `parent`."""
+    lo, hi = lengths
+    if hi > parent.max_prefixlen or lo < 0:
+        raise ValueError(
+            f"lengths {list(lengths)}: an IPv{parent.version} prefix is /0 to "
+            f"/{parent.max_prefixlen}"
+        )
+    if longer and lo <= parent.prefixlen:
+        raise ValueError(
+            f"lengths {list(lengths)}: a more-specific of {parent} is longer than "
+            f"/{parent.prefixlen}"
+        )
+    if not longer and hi >= parent.prefixlen:
+        raise ValueError(
+            f"lengths {list(lengths)}: a prefix covering {parent} is shorter than "
+            f"/{parent.prefixlen}"
+        )
+
+
+def _aligned(rng: Any, parent: IPv4Network | IPv6Network, length: int) -> str:
+    """A random prefix of `length` inside `parent`."""
+    size = 2 ** (parent.max_prefixlen - length)
+    index = rng.randrange(2 ** (length - parent.prefixlen))
+    return str(ip_network((int(parent.network_address) + index * size, length)))
+
+
+class Draw(Strict):
+    """A prefix (or `count` distinct prefixes) drawn at check time, so no filter can name it."""
+
+    count: int = Field(default=1, ge=1, le=256, description="how many distinct prefixes to draw")
+
+    def draw_one(self, rng: Any) -> str:
+        raise NotImplementedError
+
+    def slots(self) -> list[Callable[[Any], str]]:
+        """One drawing function per prefix the probe announces; the engine calls a slot again
+        when its draw equals a prefix another probe from the same node uses."""
+        return [self.draw_one] * self.count
+
+    def draws(self, rng: Any) -> list[str]:
+        return [slot(rng) for slot in self.slots()]
+
+
+class MoreSpecific(Draw):
+    """A more-specific of a prefix, of a length drawn from `lengths`."""
 
     more_specific_of: Prefix
     lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
@@ -72,15 +123,16 @@ class MoreSpecific(Strict):
     @field_validator("lengths")
     @classmethod
     def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if value[0] > value[1]:
-            raise ValueError("lengths is [shortest, longest]")
-        return value
+        return _lengths_in(value)
 
-    def draw(self, rng: Any) -> str:
+    @model_validator(mode="after")
+    def _inside(self) -> MoreSpecific:
+        _fits(ip_network(self.more_specific_of), self.lengths, longer=True)
+        return self
+
+    def draw_one(self, rng: Any) -> str:
         parent: IPv4Network | IPv6Network = ip_network(self.more_specific_of)
         length = rng.randint(*self.lengths)
-        if length <= parent.prefixlen or length > parent.max_prefixlen:
-            raise ValueError(f"/{length} is not longer than {parent}")
         count = 2 ** (length - parent.prefixlen)
         size = 2 ** (parent.max_prefixlen - length)
         start = int(parent.network_address)
@@ -97,8 +149,141 @@ class MoreSpecific(Strict):
         base = start + index * size
         return str(ip_network((base, length)))
 
+    def draw(self, rng: Any) -> str:
+        return self.draw_one(rng)
 
-PrefixOrDraw = str | MoreSpecific
+
+class Covering(Draw):
+    """A less-specific that covers a prefix (a /23 around a registered /24): over-broad filters
+    that permit `P le 32` of a supernet, or match on the first octets, let it in."""
+
+    covering_of: Prefix
+    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
+
+    @field_validator("covering_of")
+    @classmethod
+    def _net(cls, value: str) -> str:
+        return _network(value)
+
+    @field_validator("lengths")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        return _lengths_in(value)
+
+    @model_validator(mode="after")
+    def _around(self) -> Covering:
+        _fits(ip_network(self.covering_of), self.lengths, longer=False)
+        return self
+
+    def draw_one(self, rng: Any) -> str:
+        return str(ip_network(self.covering_of).supernet(new_prefix=rng.randint(*self.lengths)))
+
+
+class Outside(Draw):
+    """A prefix anywhere in `within` that overlaps none of `outside_of` (space a neighbour has
+    not registered: another customer's, a neighbour's, unallocated), length drawn from
+    `lengths`."""
+
+    outside_of: list[Prefix] = Field(description="the registered space the draw stays clear of")
+    within: list[Prefix] = Field(min_length=1, description="where to draw (same family)")
+    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
+    avoid: list[str] = Field(
+        default_factory=list, description="addresses the drawn prefix must not cover"
+    )
+
+    @field_validator("outside_of", "within")
+    @classmethod
+    def _nets(cls, value: list[str]) -> list[str]:
+        return [_network(v) for v in value]
+
+    @field_validator("avoid")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [str(ip_address(v)) for v in value]
+
+    @field_validator("lengths")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        return _lengths_in(value)
+
+    @model_validator(mode="after")
+    def _space(self) -> Outside:
+        versions = {ip_network(p).version for p in self.within}
+        if len(versions) > 1:
+            raise ValueError("within: one address family per draw")
+        for p in self.within:
+            net = ip_network(p)
+            if self.lengths[1] > net.max_prefixlen or self.lengths[0] < net.prefixlen:
+                raise ValueError(
+                    f"lengths {list(self.lengths)}: a prefix inside {p} is /{net.prefixlen} to "
+                    f"/{net.max_prefixlen}"
+                )
+        return self
+
+    def draw_one(self, rng: Any) -> str:
+        clear = [ip_network(p) for p in self.outside_of]
+        avoid = [ip_address(a) for a in self.avoid]
+        for _ in range(256):
+            parent = ip_network(rng.choice(self.within))
+            net = ip_network(_aligned(rng, parent, rng.randint(*self.lengths)))
+            if any(net.overlaps(c) for c in clear if c.version == net.version):
+                continue
+            if any(a in net for a in avoid):
+                continue
+            return str(net)
+        raise ValueError(
+            f"no prefix of lengths {list(self.lengths)} in {self.within} outside {self.outside_of}"
+        )
+
+
+class SpecialPurpose(Draw):
+    """One prefix inside *every* bogon range of a family (manrs_lab.special_purpose: the IANA
+    special-purpose registries), its length drawn inside the range: a bogon filter that lists
+    some ranges only fails. Ranges longer than `lengths` allow are left to the length rule's
+    probes; ranges BGP speakers discard on receipt (multicast, link-local) cannot be probed."""
+
+    special_purpose: Literal["ipv4", "ipv6"]
+    lengths: tuple[int, int] | None = Field(
+        default=None, description="lengths allowed by the lab's length rule; /8-/24, /16-/48"
+    )
+
+    @field_validator("lengths")
+    @classmethod
+    def _range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if value is None else _lengths_in(value)
+
+    def _bounds(self) -> tuple[int, int]:
+        if self.lengths is not None:
+            return self.lengths
+        return (8, 24) if self.special_purpose == "ipv4" else (16, 48)
+
+    def slots(self) -> list[Callable[[Any], str]]:
+        from manrs_lab.special_purpose import bogon_ranges  # noqa: PLC0415 (spec stays light)
+
+        shortest, longest = self._bounds()
+        nets = [
+            r.network
+            for r in bogon_ranges(4 if self.special_purpose == "ipv4" else 6)
+            if not r.bgp_discards and r.network.prefixlen <= longest
+        ]
+
+        def inside(net: IPv4Network | IPv6Network) -> Callable[[Any], str]:
+            return lambda rng: _aligned(
+                rng, net, rng.randint(max(net.prefixlen, shortest), longest)
+            )
+
+        return [inside(net) for net in nets for _ in range(self.count)]
+
+
+class AsnDraw(Strict):
+    """An AS number drawn at check time from a whole class of the special-purpose registry
+    (`private`, `reserved`), or a `public` one (documentation ASNs no lab router uses)."""
+
+    asn: Literal["private", "reserved", "public"]
+
+
+AsPathItem = Annotated[int, Field(ge=0, le=4294967295)] | AsnDraw
+PrefixOrDraw = str | MoreSpecific | Covering | Outside | SpecialPurpose
 
 
 class Announce(Strict):
@@ -106,11 +291,20 @@ class Announce(Strict):
 
     node: str
     prefixes: list[PrefixOrDraw] = Field(min_length=1)
-    as_path: list[Annotated[int, Field(ge=1, le=4294967295)]] = Field(
+    as_path: list[AsPathItem] = Field(
         default_factory=list,
         description="ASes the routes seem to have crossed after `node`'s own AS, origin last: "
         "a relayed path ([64520]: originated by AS64520 behind node) or a forged one ([64500]: "
-        "node claims AS64500 as origin). Empty: node originates the prefixes itself.",
+        "node claims AS64500 as origin); an item {asn: private|reserved|public} is drawn at "
+        "check time. Empty: node originates the prefixes itself.",
+    )
+    as_path_length: int | None = Field(
+        default=None,
+        ge=2,
+        le=255,
+        description="the path the receiver sees has exactly this many ASes (node's own "
+        "included): drawn public ASNs are inserted after node's AS. For path-length limits: "
+        "probe the limit and one past it.",
     )
     next_hop: str | None = Field(
         default=None,
@@ -127,6 +321,15 @@ class Announce(Strict):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         return None if value is None else str(ip_address(value))
+
+    @model_validator(mode="after")
+    def _length(self) -> Announce:
+        if self.as_path_length is not None and self.as_path_length < 1 + len(self.as_path):
+            raise ValueError(
+                f"as_path_length {self.as_path_length} is shorter than node's AS plus as_path "
+                f"({1 + len(self.as_path)})"
+            )
+        return self
 
 
 class Probe(Strict):
