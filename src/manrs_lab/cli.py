@@ -38,6 +38,10 @@ class ConsoleProgress:
         if not self.quiet:
             err.print(f"{self._stamp()} {message}")
 
+    def waiting(self, message: str) -> None:
+        """Waiting for another process's check, solve, ...: said even with --json (stderr)."""
+        err.print(f"{self._stamp()} [yellow]{message}[/yellow]", highlight=False)
+
     def node(self, node: str, state: str) -> None:
         if not self.quiet:
             colour = {"pass": "green", "fail": "red"}.get(state, "cyan")
@@ -162,26 +166,36 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+NOT_OURS_SHOWN = 10
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = doctor.examine()
     for problem in report.problems:
         out.print(f"[red]problem:[/red] {problem}")
     for name in report.healthy:
         out.print(f"running: {name}")
+    for name, why in report.busy:
+        out.print(f"busy, not touched: {name} ({why})")
     for name in report.stale_instances:
         out.print(f"leftover instance: {name}")
     for ns in report.namespaces:
         out.print(f"leftover namespace: {ns}")
     for pid, text in report.processes:
         out.print(f"leftover process {pid}: {text}")
-    for folder in report.folders:
-        out.print(f"leftover state folder: {folder}")
+    for lock in report.locks:
+        out.print(f"leftover lock file: {lock}")
     for ns in report.foreign:
         out.print(f"[dim]not touched: {ns} (a lab of another state root)[/dim]")
+    for what, why in report.not_ours[:NOT_OURS_SHOWN]:
+        out.print(f"[dim]not touched: {what} ({why})[/dim]", highlight=False)
+    if len(report.not_ours) > NOT_OURS_SHOWN:
+        more = len(report.not_ours) - NOT_OURS_SHOWN
+        out.print(f"[dim]not touched: {more} more entries that manrs-lab did not make[/dim]")
     if report.clean:
         out.print("no leftovers")
     elif args.dry_run:
-        out.print("(dry run: nothing removed; run without --dry-run to remove)")
+        out.print("(dry run: nothing removed; run `manrs-lab doctor` without --dry-run to remove)")
     else:
         doctor.fix(report)
         after = doctor.examine()
@@ -196,16 +210,21 @@ def cmd_roa(args: argparse.Namespace) -> int:
     """The lab's RPKI portal: the learner's ROAs, published through the lab's RTR cache."""
     from manrs_lab import roa  # noqa: PLC0415 - only this command needs the portal
 
-    running = operations.attach(args.instance)
-    p = roa.portal(running)
     progress = ConsoleProgress()
-    if args.action == "add":
-        new = roa.parse_roa(p, args.prefix, args.max_length, args.asn)
-        roa.add(p, new, progress)
-        out.print(f"[green]published[/green] ROA {roa.vrp_text(new)}")
-    elif args.action == "remove":
-        gone, _ = roa.remove(p, args.prefix, args.asn, progress)
-        out.print(f"[green]revoked[/green] {', '.join(roa.vrp_text(v) for v in gone)}")
+    if args.action in ("add", "remove"):
+        # One ROA change at a time per instance: each reads what is published and writes it
+        # back with its change, so two at once would lose one.
+        with operations.exclusive(args.instance, "a ROA change", progress) as running:
+            p = roa.portal(running)
+            if args.action == "add":
+                new = roa.parse_roa(p, args.prefix, args.max_length, args.asn)
+                roa.add(p, new, progress)
+                out.print(f"[green]published[/green] ROA {roa.vrp_text(new)}")
+            else:
+                gone, _ = roa.remove(p, args.prefix, args.asn, progress)
+                out.print(f"[green]revoked[/green] {', '.join(roa.vrp_text(v) for v in gone)}")
+    else:
+        p = roa.portal(operations.attach(args.instance))
     holdings = " and ".join(str(h) for h in p.holdings)
     roas = p.roas()
     if roas:

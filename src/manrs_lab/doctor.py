@@ -1,117 +1,228 @@
-"""Find, and remove, whatever labs left behind: namespaces, daemons, state folders.
+"""Find, and remove, whatever labs left behind: namespaces, daemons, state folders, locks.
 
-A healthy running instance is never touched. Leftovers are recognised by the project's own
-names only: namespaces `ml-<instance>--<node>`, and processes whose command line points into the
-state folder (every daemon the netns runtime starts does).
+`doctor` removes only what it can prove the project made in *this* state root:
+- a state folder is an instance when it holds an instance record written for this root;
+- a namespace (`ml-<instance>--<node>`) is ours when such a record names it;
+- a process is ours when its pid file lies in such a folder and its command line names the
+  folder (a pid file alone could name a pid the system has since given to someone else);
+- a lock file `<instance>.lock` is ours when it carries the project's mark and nothing holds it.
+Everything else (other folders and files in the root, namespaces whose record is in another
+root or nowhere, processes of anyone else) is reported and left alone. A healthy instance, and
+one whose lock is held (an `up`, check or `down` at work), is never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from manrs_lab.drivers.daemons import require_binaries
 from manrs_lab.errors import LabError
-from manrs_lab.instance import NETNS_PREFIX, RECORD, list_instances, pid_alive
+from manrs_lab.instance import (
+    INSTANCE_RE,
+    NETNS_PREFIX,
+    RECORD,
+    Instance,
+    netns_name,
+    pid_alive,
+    read_pid,
+    record_from,
+)
+from manrs_lab.locking import (
+    LOCK_SUFFIX,
+    InstanceBusy,
+    holder,
+    instance_lock,
+    is_locked,
+    is_our_lock_file,
+    lock_path,
+)
 from manrs_lab.paths import known_state_roots, state_root
 from manrs_lab.progress import SilentProgress
-from manrs_lab.runtime.netns import (
-    existing_namespaces,
-    namespace_pids,
-    run,
-    stop_processes,
-)
+from manrs_lab.runtime.netns import existing_namespaces, namespace_pids, run, stop_processes
 from manrs_lab.runtime.registry import make_runtime
 from manrs_lab.spec.loader import load_lab
 
 
 @dataclass
 class DoctorReport:
+    root: Path = field(default_factory=state_root)
     healthy: list[str] = field(default_factory=list)
+    busy: list[tuple[str, str]] = field(default_factory=list)  # (instance, who holds it)
     stale_instances: list[str] = field(default_factory=list)
-    namespaces: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)  # ours, of no healthy instance
     processes: list[tuple[int, str]] = field(default_factory=list)
-    folders: list[str] = field(default_factory=list)
+    locks: list[str] = field(default_factory=list)  # lock files of instances that are gone
     problems: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)  # namespaces of other state roots' labs
+    not_ours: list[tuple[str, str]] = field(default_factory=list)  # (what, why left alone)
 
     @property
     def clean(self) -> bool:
-        return not (self.stale_instances or self.namespaces or self.processes or self.folders)
+        return not (self.stale_instances or self.namespaces or self.processes or self.locks)
 
 
-def _our_processes(root: Path) -> list[tuple[int, str]]:
-    marker = str(root) + "/"
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+def _record(root: Path, name: str) -> Instance | None:
+    """The instance record of `root/name`, if it proves an instance of this root."""
+    path = root / name / RECORD
+    if not INSTANCE_RE.fullmatch(name) or not path.is_file():
+        return None
+    try:
+        inst = record_from(json.loads(path.read_text()), path)
+    except (OSError, ValueError, LabError):
+        return None
+    # Records before the `root` field existed name no root; those in this folder still count.
+    if inst.root and Path(inst.root) != root:
+        return None
+    return inst
+
+
+def _owned_namespaces(inst: Instance) -> set[str]:
+    return set(inst.namespaces) | {netns_name(inst.name, n) for n in inst.nodes}
+
+
+def _pid_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*.pid") if p.is_file())
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return ""
+    return " ".join(a.decode(errors="replace") for a in argv if a)
+
+
+def instance_processes(folder: Path) -> list[tuple[int, str]]:
+    """Live processes whose pid file lies in `folder` and whose command line names it."""
+    marker = f"{folder}/"
+    found: dict[int, str] = {}
+    for pidfile in _pid_files(folder):
+        pid = read_pid(pidfile)
+        if pid is None or pid in found or not pid_alive(pid):
             continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        text = " ".join(a.decode(errors="replace") for a in argv if a)
-        if marker in text and pid_alive(int(proc.name)) and not text.startswith(("vtysh", "birdc")):
-            found.append((int(proc.name), text[:160]))
-    return found
+        text = _cmdline(pid)
+        if marker in text:
+            found[pid] = text[:160]
+    return sorted(found.items())
+
+
+def _alive(inst: Instance) -> bool:
+    try:
+        runtime = make_runtime(inst.runtime, load_lab(inst.lab_folder))
+        return bool(inst.nodes) and all(runtime.node_running(inst, n) for n in inst.nodes)
+    except LabError:
+        return False
 
 
 def examine() -> DoctorReport:
-    report = DoctorReport()
+    root = state_root()
+    report = DoctorReport(root=root)
     try:
         require_binaries()
     except LabError as exc:
         report.problems.append(str(exc))
-    root = state_root()
-    healthy_ns: set[str] = set()
-    for inst in list_instances():
-        try:
-            lab = load_lab(inst.lab_folder)
-            runtime = make_runtime(inst.runtime, lab)
-            alive = inst.nodes and all(runtime.node_running(inst, n) for n in inst.nodes)
-        except LabError:
-            alive = False
-        if alive:
-            report.healthy.append(inst.name)
-            healthy_ns.update(inst.namespaces)
+    ours: dict[str, Instance] = {}  # instance name -> record, for every instance of this root
+    stale: dict[str, Instance] = {}
+    entries = sorted(root.iterdir()) if root.is_dir() else []
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            inst = _record(root, entry.name)
+            if inst is None:
+                report.not_ours.append((str(entry), "no instance record of this state root"))
+                continue
+            ours[inst.name] = inst
+            lock = lock_path(inst.name, root)
+            if is_locked(lock):
+                report.busy.append((inst.name, holder(lock)))
+            elif _alive(inst):
+                report.healthy.append(inst.name)
+            else:
+                report.stale_instances.append(inst.name)
+                stale[inst.name] = inst
+        elif entry.name.endswith(LOCK_SUFFIX) and entry.is_file():
+            name = entry.name[: -len(LOCK_SUFFIX)]
+            if not INSTANCE_RE.fullmatch(name) or not is_our_lock_file(entry):
+                report.not_ours.append((str(entry), "not a lock file of manrs-lab"))
+            elif (root / name).exists():
+                continue  # the instance's own lock, judged with its folder
+            elif is_locked(entry):
+                report.busy.append((name, holder(entry)))
+            else:
+                report.locks.append(entry.name)
         else:
-            report.stale_instances.append(inst.name)
-    stale = set(report.stale_instances)
-    healthy = set(report.healthy)
-    others = [r for r in known_state_roots() if r != root.resolve()]
+            report.not_ours.append((str(entry), "not an instance folder"))
+    others = [r for r in known_state_roots() if r != root]
     for ns in sorted(existing_namespaces()):
-        if not ns.startswith(NETNS_PREFIX) or ns in healthy_ns:
+        if not ns.startswith(NETNS_PREFIX) or "--" not in ns:
             continue
-        instance = ns[len(NETNS_PREFIX) :].split("--", 1)[0]
-        if instance not in stale and any((r / instance / RECORD).exists() for r in others):
+        name = ns[len(NETNS_PREFIX) :].split("--", 1)[0]
+        inst = ours.get(name)
+        if inst is not None and ns in _owned_namespaces(inst):
+            if name in stale:
+                report.namespaces.append(ns)
+            continue
+        if any((r / name / RECORD).exists() for r in others):
             report.foreign.append(ns)  # another state root's lab (tests, bench, another user)
         else:
-            report.namespaces.append(ns)
-    for pid, text in _our_processes(root):
-        owner = text.split(str(root) + "/", 1)[1].split("/", 1)[0]
-        if owner not in healthy:
-            report.processes.append((pid, text))
-    if root.is_dir():
-        for entry in sorted(root.iterdir()):
-            known = entry.name in healthy or entry.name in stale
-            if entry.is_dir() and not known and not (entry / RECORD).exists():
-                report.folders.append(entry.name)
+            report.not_ours.append((f"namespace {ns}", "no record in this state root names it"))
+    for inst in stale.values():
+        report.processes += instance_processes(root / inst.name)
     return report
 
 
 def fix(report: DoctorReport) -> None:
-    root = state_root()
+    """Remove what `examine` found ours and left over; re-checks each instance under its lock
+    (one that got busy or healthy meanwhile is left alone)."""
+    root = report.root
     for name in report.stale_instances:
-        inst = next(i for i in list_instances() if i.name == name)
         try:
-            make_runtime(inst.runtime, load_lab(inst.lab_folder)).destroy(inst, SilentProgress())
-        except LabError:
-            shutil.rmtree(root / name, ignore_errors=True)
-    stop_processes([pid for ns in report.namespaces for pid in namespace_pids(ns)])
-    stop_processes([pid for pid, _ in report.processes])
-    left = [ns for ns in report.namespaces if ns in existing_namespaces()]
-    if left:
-        run(["ip", "-force", "-batch", "-"], input_text="".join(f"netns del {n}\n" for n in left))
-    for name in report.folders:
-        shutil.rmtree(root / name, ignore_errors=True)
+            with instance_lock(name, "`doctor`", wait=False, root=root) as lock:
+                inst = _record(root, name)
+                if inst is None or _alive(inst):
+                    continue
+                _remove_instance(root, inst)
+                lock.unlink(missing_ok=True)
+        except InstanceBusy:
+            continue
+    ours = [ns for ns in report.namespaces if ns in existing_namespaces()]
+    stop_processes([pid for ns in ours for pid in namespace_pids(ns)])
+    if ours:
+        run(["ip", "-force", "-batch", "-"], input_text="".join(f"netns del {n}\n" for n in ours))
+    # Only processes that still match: pid file in an instance folder, command line naming it.
+    survivors = [
+        pid
+        for pid, text in report.processes
+        if pid_alive(pid) and any(f"{root / n}/" in text for n in report.stale_instances)
+    ]
+    stop_processes(survivors)
+    for lock_name in report.locks:
+        name = lock_name[: -len(LOCK_SUFFIX)]
+        with (
+            contextlib.suppress(InstanceBusy),
+            instance_lock(name, "`doctor`", wait=False, root=root) as lock,
+        ):
+            if not (root / name).exists():
+                lock.unlink(missing_ok=True)
+
+
+def _remove_instance(root: Path, inst: Instance) -> None:
+    """The runtime's own teardown; without the lab (its folder gone) the same steps by hand."""
+    try:
+        make_runtime(inst.runtime, load_lab(inst.lab_folder)).destroy(inst, SilentProgress())
+        return
+    except LabError:
+        pass
+    folder = root / inst.name
+    stop_processes([pid for pid, _ in instance_processes(folder)])
+    owned = sorted(_owned_namespaces(inst) & existing_namespaces())
+    stop_processes([pid for ns in owned for pid in namespace_pids(ns)])
+    if owned:
+        run(["ip", "-force", "-batch", "-"], input_text="".join(f"netns del {n}\n" for n in owned))
+    if not set(owned) & existing_namespaces():
+        shutil.rmtree(folder, ignore_errors=True)

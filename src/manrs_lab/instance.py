@@ -34,6 +34,10 @@ class Instance:
     ready: bool = False
     # node -> config file used instead of the lab's starting config (replayed submissions)
     config_overrides: dict[str, str] = field(default_factory=dict)
+    # The state root the record was written in: `doctor` removes only what a record of its own
+    # root names (a folder copied or moved elsewhere is not proof of anything).
+    root: str = ""
+    pid: int = 0  # the process that wrote the record first (`up`)
 
     @property
     def folder(self) -> Path:
@@ -46,6 +50,10 @@ class Instance:
         return netns_name(self.name, node)
 
     def save(self) -> None:
+        if not self.root:
+            self.root = str(state_root())
+        if not self.pid:
+            self.pid = os.getpid()
         self.folder.mkdir(parents=True, exist_ok=True)
         register_state_root(self.folder.parent)
         tmp = self.folder / f".{RECORD}.tmp"
@@ -60,15 +68,23 @@ def netns_name(instance: str, node: str) -> str:
     return f"{NETNS_PREFIX}{instance}--{node}"
 
 
-def validate_instance_name(name: str) -> str:
-    if not INSTANCE_RE.match(name) or len(name) > 40:
+MAX_NAME = 40
+
+
+def validate_instance_name(name: object) -> str:
+    """A name is a single path component and part of namespace names: lower-case letters,
+    digits and single dashes, starting with a letter, at most 40 characters. Anything else
+    (empty, `../x`, `a/b`, spaces) is refused, on every command that takes a name."""
+    if not isinstance(name, str) or not INSTANCE_RE.fullmatch(name) or len(name) > MAX_NAME:
         raise LabError(
-            f"instance name {name!r}: use lower-case letters, digits and single dashes (<= 40)"
+            f"instance name {name!r}: use lower-case letters, digits and single dashes, "
+            f"starting with a letter (at most {MAX_NAME} characters; no paths)"
         )
     return name
 
 
 def load_instance(name: str) -> Instance:
+    validate_instance_name(name)
     path = state_root() / name / RECORD
     try:
         data = json.loads(path.read_text())
@@ -78,7 +94,20 @@ def load_instance(name: str) -> Instance:
         raise LabError(
             f"{path}: unreadable instance record ({exc}); run `manrs-lab doctor`"
         ) from exc
-    return Instance(**data)
+    return record_from(data, path)
+
+
+def record_from(data: object, path: Path) -> Instance:
+    """An instance record read from `path`; LabError if it is not one."""
+    if not isinstance(data, dict):
+        raise LabError(f"{path}: not an instance record")
+    try:
+        inst = Instance(**data)
+    except TypeError as exc:
+        raise LabError(f"{path}: not an instance record ({exc})") from exc
+    if inst.name != path.parent.name or not INSTANCE_RE.fullmatch(inst.name):
+        raise LabError(f"{path}: the record names instance {inst.name!r}, not its folder")
+    return inst
 
 
 def list_instances() -> list[Instance]:
@@ -87,7 +116,7 @@ def list_instances() -> list[Instance]:
     if not root.is_dir():
         return found
     for entry in sorted(root.iterdir()):
-        if (entry / RECORD).is_file():
+        if INSTANCE_RE.fullmatch(entry.name) and (entry / RECORD).is_file():
             try:
                 found.append(load_instance(entry.name))
             except LabError:

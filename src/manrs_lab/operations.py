@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from manrs_lab.errors import DeployError, LabError, NotRunningError
 from manrs_lab.grader.engine import grade
+from manrs_lab.grader.journal import ProbeJournal, withdraw_leftovers
 from manrs_lab.grader.report import GradeReport
-from manrs_lab.instance import Instance, list_instances, load_instance, validate_instance_name
-from manrs_lab.paths import state_root
-from manrs_lab.progress import Progress
+from manrs_lab.instance import (
+    NETNS_PREFIX,
+    RECORD,
+    Instance,
+    list_instances,
+    load_instance,
+    validate_instance_name,
+)
+from manrs_lab.locking import (
+    InstanceBusy,
+    held_here,
+    instance_lock,
+    is_locked,
+    lock_path,
+    names_claim,
+    remove_held_lock,
+)
+from manrs_lab.paths import known_state_roots, register_state_root, state_root
+from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.running import RunningLab
+from manrs_lab.runtime.netns import existing_namespaces
 from manrs_lab.runtime.registry import DEFAULT_RUNTIME, make_runtime
-from manrs_lab.spec.loader import load_lab
+from manrs_lab.spec.loader import Lab, load_lab
 from manrs_lab.spec.topology import Role
 from manrs_lab.state import BgpSession
 
@@ -36,28 +55,73 @@ def up(
     configs: Mapping[str, Path] | None = None,
 ) -> UpResult:
     """Deploy and wait until converged. `configs` replaces starting configs per node (a learner's
-    saved running configs, replayed on a grading machine)."""
+    saved running configs, replayed on a grading machine).
+
+    The name is claimed atomically across every state root on the machine: an `up` of a name
+    that exists anywhere (a record, a lock, a namespace) is refused, and of two `up`s of one
+    name at the same instant exactly one goes on."""
+    if instance is not None:
+        validate_instance_name(instance)  # before anything else: `--instance ''` is no default
     lab = load_lab(lab_id)
+    name = validate_instance_name(lab.id if instance is None else instance)
     unknown = sorted(set(configs or {}) - set(lab.spec.nodes))
     if unknown:
         raise LabError(f"configs given for {', '.join(unknown)}: not nodes with a config")
-    name = validate_instance_name(instance or lab.id)
-    if (state_root() / name).exists():
+    with ExitStack() as held:
+        with names_claim():
+            _refuse_taken(name)
+            try:
+                held.enter_context(instance_lock(name, "`up`", progress, wait=False))
+            except InstanceBusy as exc:
+                raise DeployError(f"{exc}: give `--instance OTHER-NAME`") from None
+            inst = Instance(
+                name=name,
+                lab=lab.id,
+                runtime=runtime,
+                lab_folder=str(lab.folder),
+                nodes={n: node.role.value for n, node in lab.topology.nodes.items()},
+                config_overrides={n: str(Path(p).resolve()) for n, p in (configs or {}).items()},
+            )
+            # The claim: once the record exists in a registered root, every other `up` sees it.
+            register_state_root(state_root())
+            inst.save()
+        return _deploy(lab, inst, runtime, progress)
+
+
+def _refuse_taken(name: str) -> None:
+    """DeployError if `name` is in use anywhere on this machine."""
+    here = state_root()
+    for root in dict.fromkeys([here, *known_state_roots()]):
+        folder = root / name
+        lock = lock_path(name, root)
+        if folder.exists() or (is_locked(lock) and not held_here(lock)):
+            where = "" if root == here else f" in state root {root}"
+            env = "" if root == here else f"MANRS_LAB_STATE_DIR={root} "
+            raise DeployError(
+                f"instance {name!r} exists already{where}: `{env}manrs-lab down {name}` first, "
+                "or give `--instance OTHER-NAME` to run a second copy"
+            )
+    prefix = f"{NETNS_PREFIX}{name}--"
+    taken = sorted(ns for ns in existing_namespaces() if ns.startswith(prefix))
+    if taken:
         raise DeployError(
-            f"instance {name!r} exists already: `manrs-lab down {name}` first, or give "
-            "`--instance OTHER-NAME` to run a second copy"
+            f"instance {name!r}: namespaces {', '.join(taken)} exist already (a lab of another "
+            "user or state root, or left by a crash: `manrs-lab doctor` tells which); give "
+            "`--instance OTHER-NAME`"
         )
-    inst = Instance(
-        name=name,
-        lab=lab.id,
-        runtime=runtime,
-        lab_folder=str(lab.folder),
-        nodes={n: node.role.value for n, node in lab.topology.nodes.items()},
-        config_overrides={n: str(Path(p).resolve()) for n, p in (configs or {}).items()},
-    )
+
+
+def _deploy(lab: Lab, inst: Instance, runtime: str, progress: Progress) -> UpResult:
+    name = inst.name
     rt = make_runtime(runtime, lab)
     start = time.monotonic()
-    rt.deploy(inst, progress)
+    try:
+        rt.deploy(inst, progress)
+    except BaseException:
+        # deploy removed what it created; a record it did not get to remove goes too.
+        if (inst.folder / RECORD).exists() and not inst.namespaces:
+            inst.remove_folder()
+        raise
     deployed = time.monotonic() - start
     running = RunningLab(inst, lab, rt)
     try:
@@ -81,23 +145,65 @@ def attach(name: str | None = None) -> RunningLab:
             raise NotRunningError(f"name the lab instance (running: {names})")
         inst = running[0]
     else:
-        inst = load_instance(name)
+        inst = load_instance(validate_instance_name(name))
     lab = load_lab(inst.lab_folder)
     return RunningLab(inst, lab, make_runtime(inst.runtime, lab))
 
 
+def _resolve_name(name: str | None) -> str:
+    if name is not None:
+        return validate_instance_name(name)
+    return attach(None).instance.name
+
+
+@contextmanager
+def exclusive(
+    name: str | None, what: str, progress: Progress, *, recover: bool = True
+) -> Iterator[RunningLab]:
+    """Hold instance `name`'s lock (waiting for, and saying so, whoever holds it), then attach
+    to it afresh (a reset or down may have happened meanwhile) and withdraw whatever an
+    interrupted check left (`recover`)."""
+    resolved = _resolve_name(name)
+    with instance_lock(resolved, what, progress) as path:
+        try:
+            running = attach(resolved)
+        except NotRunningError:
+            if not (state_root() / resolved).exists():
+                remove_held_lock(path)  # made by our wait: the instance went away meanwhile
+            raise
+        if recover:
+            withdraw_leftovers(running, progress)
+        yield running
+
+
+def withdraw_stale_probes(running: RunningLab, progress: Progress | None = None) -> list[str]:
+    """For read-only callers (status, the notebook's live view): if a killed check left probes
+    and nothing holds the instance now, withdraw them; never waits for a running check."""
+    if ProbeJournal.of(running).empty():
+        return []
+    try:
+        with instance_lock(running.instance.name, "withdrawing stale probes", wait=False):
+            return withdraw_leftovers(running, progress or SilentProgress())
+    except InstanceBusy:
+        return []  # a live check owns those probes
+
+
 def down(name: str | None, progress: Progress) -> str:
-    running = attach(name)
-    running.runtime.destroy(running.instance, progress)
-    return running.instance.name
+    resolved = _resolve_name(name)
+    with exclusive(resolved, "`down`", progress, recover=False) as running:
+        running.runtime.destroy(running.instance, progress)
+        ProbeJournal.of(running).clear()
+        remove_held_lock(lock_path(resolved).absolute())
+    return resolved
 
 
 def down_all(progress: Progress) -> list[str]:
     names = []
     for inst in list_instances():
-        lab = load_lab(inst.lab_folder)
-        make_runtime(inst.runtime, lab).destroy(inst, progress)
-        names.append(inst.name)
+        try:
+            names.append(down(inst.name, progress))
+        except NotRunningError:
+            continue  # removed by someone else meanwhile
     return names
 
 
@@ -113,6 +219,7 @@ class NodeStatus:
 
 def status(name: str | None) -> tuple[Instance, list[NodeStatus]]:
     running = attach(name)
+    withdraw_stale_probes(running)
     out = []
     for node_name, node in running.lab.topology.nodes.items():
         alive = running.runtime.node_running(running.instance, node_name)
@@ -134,7 +241,37 @@ def check(
     seed: int | None = None,
     tasks: list[str] | None = None,
 ) -> GradeReport:
-    return grade(attach(name), progress, seed=seed, tasks=tasks)
+    """Grade the instance: one check at a time per instance (a second waits its turn)."""
+    with exclusive(name, "a check", progress) as running:
+        return grade_exclusive(running, progress, seed=seed, tasks=tasks)
+
+
+def grade_exclusive(
+    running: RunningLab,
+    progress: Progress,
+    *,
+    seed: int | None = None,
+    tasks: list[str] | None = None,
+) -> GradeReport:
+    """Grade with the instance's lock held (`exclusive`): the journal marks the check as
+    running, so a kill leaves a mark that the next caller cleans up after."""
+    if tasks is not None:
+        known = [t.id for t in running.lab.spec.tasks]
+        unknown = [t for t in tasks if t not in known]
+        if unknown or not tasks:
+            raise LabError(
+                f"no task {', '.join(map(repr, unknown)) or '(empty)'} in {running.lab.id} "
+                f"(tasks: {', '.join(known)})"
+            )
+    journal = ProbeJournal.of(running)
+    journal.begin_grading("a check")
+    report = grade(running, progress, seed=seed, tasks=tasks)
+    if journal.read()["probes"]:
+        # A probe the grader could not withdraw (an error on the way out): do it now.
+        withdraw_leftovers(running, progress)
+    else:
+        journal.end_grading()
+    return report
 
 
 SHELL_SOLUTION_SUFFIX = ".sh"
@@ -157,7 +294,11 @@ def solve(name: str | None, progress: Progress, *, task: str | None = None) -> l
 
     `task`: in a staged lab, only that task's model answer, on top of the current state.
     """
-    running = attach(name)
+    with exclusive(name, "`solve`", progress) as running:
+        return _solve(running, progress, task)
+
+
+def _solve(running: RunningLab, progress: Progress, task: str | None) -> list[str]:
     lab = running.lab
     if task is not None and not any(t.id == task for t in lab.spec.tasks):
         raise LabError(f"no task {task!r} in {lab.id}")
@@ -191,8 +332,9 @@ def _apply_solution(running: RunningLab, node: str, path: Path, progress: Progre
 
 
 def reset(name: str | None, progress: Progress) -> UpResult:
-    """Back to the starting configs: the same instance torn down and deployed again."""
-    running = attach(name)
-    inst = running.instance
-    running.runtime.destroy(inst, progress)
-    return up(inst.lab_folder, progress, instance=inst.name, runtime=inst.runtime)
+    """Back to the starting configs: the same instance torn down and deployed again, with
+    its lock held throughout (nothing else gets in between)."""
+    with exclusive(name, "`reset`", progress, recover=False) as running:
+        inst = running.instance
+        running.runtime.destroy(inst, progress)
+        return up(inst.lab_folder, progress, instance=inst.name, runtime=inst.runtime)

@@ -38,9 +38,11 @@ def state_root() -> Path:
 
     Under /run by default: namespaces and daemons do not survive a reboot, and neither should
     their state. FRR runs as user `frr`, so the folder must be reachable by it (not under /root).
+    Always absolute (a relative `$MANRS_LAB_STATE_DIR` is resolved from the current folder), so
+    records, pid files and `doctor` all name the folder the same way.
     """
     env = os.environ.get(STATE_ENV)
-    return Path(env) if env else Path("/run/manrs-lab")
+    return Path(env).resolve() if env else Path("/run/manrs-lab")
 
 
 def config_check_cache() -> Path:
@@ -55,10 +57,15 @@ ROOTS_FILE = Path("/run/manrs-lab-roots")
 
 
 def register_state_root(root: Path) -> None:
+    """Add `root` to the machine's list (one `write` of one line in append mode: concurrent
+    registrations do not interleave; a duplicate line is harmless)."""
     known = known_state_roots()
     if root.resolve() not in known:
-        with ROOTS_FILE.open("a") as fh:
-            fh.write(f"{root.resolve()}\n")
+        fd = os.open(ROOTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{root.resolve()}\n".encode())
+        finally:
+            os.close(fd)
 
 
 def known_state_roots() -> list[Path]:

@@ -23,6 +23,7 @@ from typing import NoReturn
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import ExecError, LabError
 from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
+from manrs_lab.grader.journal import ProbeJournal
 from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
@@ -320,9 +321,13 @@ class ProbeBook:
         prefixes: tuple[str, ...],
         as_path: tuple[int, ...] = (),
         next_hop: str | None = None,
+        journal: ProbeJournal | None = None,
     ) -> None:
         """`as_path`: a relayed or forged path. Probes sharing a prefix share its path: give
-        checks that probe one prefix with different paths an `after:` order."""
+        checks that probe one prefix with different paths an `after:` order.
+
+        `journal`: the instance's probe journal, which records the announcement before it is
+        sent (a killed check's probes are withdrawn from it later)."""
         with self._lock:
             lock = self._router_locks.setdefault(router.name, threading.Lock())
         with lock:
@@ -330,10 +335,15 @@ class ProbeBook:
             for p in prefixes:
                 self._users[(router.name, p)] = self._users.get((router.name, p), 0) + 1
             if new:
+                if journal is not None:
+                    journal.add(router.name, new, as_path, next_hop)
                 router.announce(new, as_path=as_path, next_hop=next_hop)
 
-    def withdraw(self, router: Router, prefixes: tuple[str, ...]) -> list[str]:
-        """Release the prefixes; withdraw (and return) those no other check still uses."""
+    def withdraw(
+        self, router: Router, prefixes: tuple[str, ...], journal: ProbeJournal | None = None
+    ) -> list[str]:
+        """Release the prefixes; withdraw (and return) those no other check still uses. They
+        leave the journal once the router has taken the withdrawal."""
         with self._lock:
             lock = self._router_locks.setdefault(router.name, threading.Lock())
         with lock:
@@ -344,6 +354,8 @@ class ProbeBook:
                     last.append(p)
             if last:
                 router.withdraw(last)
+                if journal is not None:
+                    journal.remove(router.name, last)
             return last
 
 
@@ -361,14 +373,15 @@ def _probe(
     router = running.router(node)
     prefixes, as_path = drawn.prefixes, drawn.as_path
     next_hop = probe.announce.next_hop
-    book.announce(router, prefixes, as_path, next_hop)
+    journal = ProbeJournal.of(running)
+    book.announce(router, prefixes, as_path, next_hop, journal)
     try:
         _wait_originated(router, prefixes)
         yield ProbeResult(
             node=node, asn=router.asn, prefixes=prefixes, as_path=as_path, next_hop=next_hop
         )
     finally:
-        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
+        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes, journal)))
 
 
 def _locally_originated(router: Router, prefix: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from ipaddress import ip_interface
 from pathlib import Path
 
 from manrs_lab.drivers import daemons, frr_parse
+from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.drivers.vty import vty_query
 from manrs_lab.errors import DeployError, ExecError, LabError
 from manrs_lab.instance import Instance, pid_alive
@@ -72,18 +74,54 @@ def namespace_pids(ns: str) -> list[int]:
     return [int(p) for p in result.stdout.split() if p.isdigit()] if result.ok else []
 
 
-def node_script(node: Node, ifaces: list[str]) -> str:
+SYSCTL_KEY_RE = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
+PROC_SYS = Path("/proc/sys")
+
+
+def node_sysctls(node: Node, ifaces: list[str]) -> dict[str, str]:
+    """The sysctls a node gets: the runtime's, then the topology's own."""
     sysctls = dict(COMMON_SYSCTLS)
     if node.role.is_router:
         sysctls.update(ROUTER_SYSCTLS)
     sysctls.update(dict(node.sysctls))
     for iface in ifaces:
         sysctls[f"net.ipv6.conf.{iface}.accept_dad"] = "0"
-    lines = ["set -e", "sysctl -qw " + " ".join(f"{k}={v}" for k, v in sysctls.items())]
-    lines.append("ip link set lo up")
-    lines.extend(f"ip link set {shlex.quote(i)} up" for i in ifaces)
-    lines.extend(node.exec)
-    return "\n".join(lines)
+    return sysctls
+
+
+def sysctl_path(key: str) -> Path:
+    """`net.ipv4.ip_forward` -> /proc/sys/net/ipv4/ip_forward. Only `net.*` keys: those are
+    the namespace's own; any other would change the host."""
+    if not SYSCTL_KEY_RE.fullmatch(key):
+        raise LabError(f"sysctl {key!r}: only net.* keys (letters, digits, _ and -) are allowed")
+    return PROC_SYS.joinpath(*key.split("."))
+
+
+def write_sysctls(netns: Path, sysctls: dict[str, str]) -> None:
+    """Write sysctls as data into /proc/sys from a thread inside the namespace: no shell, no
+    `sysctl` parsing; a value the kernel refuses is an error naming key and value."""
+
+    def write() -> None:
+        for key, value in sysctls.items():
+            try:
+                with sysctl_path(key).open("w") as fh:
+                    fh.write(str(value))
+            except OSError as exc:
+                raise LabError(f"sysctl {key}={value!r}: {exc.strerror or exc}") from None
+
+    call_in_netns(netns, write)
+
+
+def exec_argv(line: str) -> list[str]:
+    """A topology `exec:` line as a command's arguments (as containerlab runs them: split like
+    a shell would, but never given to one)."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise LabError(f"exec line {line!r}: {exc}") from None
+    if not argv:
+        raise LabError("exec line is empty")
+    return argv
 
 
 class NetnsRuntime:
@@ -101,7 +139,8 @@ class NetnsRuntime:
             raise DeployError(
                 f"namespaces {', '.join(sorted(taken))} already exist: instance "
                 f"{instance.name!r} is running (`manrs-lab down {instance.name}`) or was left "
-                "behind (`manrs-lab doctor --fix`)"
+                "behind (`manrs-lab doctor --dry-run` shows whose they are, `manrs-lab doctor` "
+                "removes a crashed run's)"
             )
         instance.save()
         try:
@@ -157,27 +196,42 @@ class NetnsRuntime:
         result = run(["ip", "-batch", "-"], input_text="\n".join(batch) + "\n")
         if not result.ok:
             raise DeployError(f"creating namespaces and links failed: {result.stderr.strip()}")
-        procs = []
-        for name, node in topo.nodes.items():
-            ifaces = [local.iface for local, _ in topo.links_of(name)]
-            script = node_script(node, ifaces)
-            argv = ["ip", "netns", "exec", instance.netns(name), "sh", "-c", script]
-            procs.append(
-                (
-                    name,
-                    subprocess.Popen(
-                        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                    ),
-                )
-            )
-        for name, proc in procs:
-            _, err = proc.communicate(timeout=30)
-            if proc.returncode != 0:
+
+        def setup(name: str) -> None:
+            try:
+                self._setup_node(instance, name)
+            except LabError as exc:
                 raise DeployError(
                     f"{name}: setting up interfaces failed (sysctls, links or an `exec:` line "
-                    f"in {topo.path}): {err.strip()}"
-                )
+                    f"in {topo.path}): {exc}"
+                ) from None
             progress.node(name, "network up")
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(topo.nodes)))) as pool:
+            futures = [pool.submit(setup, name) for name in topo.nodes]
+        for future in futures:
+            future.result()
+
+    def _setup_node(self, instance: Instance, name: str) -> None:
+        """Sysctls (as data), links up, then the topology's `exec:` lines (each a command of
+        its own, never a shell)."""
+        topo = self.lab.topology
+        node = topo.nodes[name]
+        ns = instance.netns(name)
+        ifaces = [local.iface for local, _ in topo.links_of(name)]
+        write_sysctls(NETNS_DIR / ns, node_sysctls(node, ifaces))
+        batch = "".join(f"link set {i} up\n" for i in ["lo", *ifaces])
+        result = run(["ip", "-n", ns, "-batch", "-"], input_text=batch)
+        if not result.ok:
+            raise LabError(f"bringing links up: {result.stderr.strip()}")
+        for line in node.exec:
+            argv = exec_argv(line)
+            if argv[0] == "ip":
+                result = run(["ip", "-n", ns, *argv[1:]])
+            else:
+                result = run(["ip", "netns", "exec", ns, *argv])
+            if not result.ok:
+                raise LabError(f"{line!r}: {(result.stderr or result.stdout).strip()}")
 
     def _start_daemons(self, instance: Instance, progress: Progress) -> None:
         topo = self.lab.topology
