@@ -26,6 +26,23 @@ class BgpSession:
 
 
 @dataclass(frozen=True)
+class SessionHeard:
+    """What a router last heard on one session: proof the session is alive *now*, which
+    Established alone is not (a filter that drops BGP packets shows only when the hold timer
+    expires). FRR counts messages; BIRD tells how long its hold timer has run since the last."""
+
+    peer: str
+    received: int | None = None  # messages received so far (FRR)
+    silent_for: float | None = None  # seconds since the last message (BIRD: hold timer)
+
+    def heard_since(self, before: SessionHeard, elapsed: float) -> bool:
+        """A message arrived after `before` was read, `elapsed` seconds ago."""
+        if self.received is not None and before.received is not None:
+            return self.received > before.received
+        return self.silent_for is not None and self.silent_for < elapsed
+
+
+@dataclass(frozen=True)
 class BgpRoute:
     """One path for a prefix in a router's BGP table (after import policy)."""
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from manrs_lab.drivers import bird_parse, frr_parse
-from manrs_lab.state import BgpRoute, RpkiCacheState, RpkiState
+from manrs_lab.state import BgpRoute, RpkiCacheState, RpkiState, SessionHeard
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -152,3 +154,29 @@ def test_frr_zebra_installed_route_is_what_the_kernel_forwards_with():
         p: [{k: v for k, v in e.items() if k != "installed"} for e in es] for p, es in bgp.items()
     }
     assert not frr_parse.installed(pending, "198.18.1.0/24")
+
+
+def test_frr_neighbours_give_message_counts_per_established_session():
+    heard = {h.peer: h for h in frr_parse.parse_heard(frr("show_bgp_neighbors_json"))}
+    assert set(heard) == {"10.0.1.2", "10.0.2.2", "10.0.10.2"}
+    for h in heard.values():
+        assert h.received is not None
+        assert h.received >= 3  # OPEN, KEEPALIVE, UPDATEs
+        assert h.silent_for is not None
+        assert h.silent_for <= 9
+
+
+def test_bird_hold_timer_tells_how_long_since_the_last_message():
+    (heard,) = bird_parse.parse_heard(bird("show_protocols_all"))
+    assert heard.peer == "10.0.1.1"
+    assert heard.received is None
+    assert heard.silent_for == pytest.approx(9 - 8.896)
+
+
+def test_heard_since_uses_counters_where_there_are_any():
+    before = SessionHeard("p", received=10, silent_for=2.0)
+    assert not SessionHeard("p", received=10, silent_for=0.0).heard_since(before, 3.0)
+    assert SessionHeard("p", received=11, silent_for=3.0).heard_since(before, 3.0)
+    bird_before = SessionHeard("p", silent_for=2.0)
+    assert SessionHeard("p", silent_for=0.5).heard_since(bird_before, 1.0)
+    assert not SessionHeard("p", silent_for=3.5).heard_since(bird_before, 1.0)

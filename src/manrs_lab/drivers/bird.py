@@ -10,7 +10,7 @@ from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import ExecError
-from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
 CONF_IN_NODE = "/etc/bird/bird.conf"
 INTERRUPTED = "Stopped due to reconfiguration"
@@ -48,6 +48,15 @@ class BirdRouter:
 
     def sessions(self) -> list[BgpSession]:
         return bird_parse.parse_protocols_all(self.birdc("show protocols all"))
+
+    def heard(self) -> list[SessionHeard]:
+        return bird_parse.parse_heard(self.birdc("show protocols all"))
+
+    def request_refresh(self) -> None:
+        # Without an import table, `reload in` asks the BGP neighbour for a route refresh.
+        for session in self.sessions():
+            if session.established and session.name:
+                self.birdc(f"reload in {session.name}")
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:

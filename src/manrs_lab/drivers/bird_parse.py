@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_network
 
 from manrs_lab.drivers.rtr import Vrp
-from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
 PROTO_HEAD = re.compile(r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s")
 ROUTE_HEAD = re.compile(
@@ -67,6 +67,19 @@ def parse_protocols_all(text: str) -> list[BgpSession]:
         for b in _protocol_blocks(text)
         if b.proto == "BGP" and "Neighbor address" in b.fields
     ]
+
+
+def parse_heard(text: str) -> list[SessionHeard]:
+    """`show protocols all`: per established BGP session, how long since its last message (the
+    hold timer restarts on every message: `Hold timer: 6.496/9` means 2.504 s)."""
+    heard = []
+    for b in _protocol_blocks(text):
+        timer = re.match(r"([\d.]+)/(\d+)", b.fields.get("Hold timer", ""))
+        if b.proto != "BGP" or b.fields.get("BGP state") != "Established" or not timer:
+            continue
+        silent = max(0.0, float(timer[2]) - float(timer[1]))
+        heard.append(SessionHeard(peer=b.fields["Neighbor address"], silent_for=silent))
+    return heard
 
 
 def parse_rpki(text: str) -> RpkiCacheState:

@@ -14,7 +14,7 @@ from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.drivers.vty import vty_query, vty_session
 from manrs_lab.errors import ExecError
-from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
 
 def _family(prefix: str) -> str:
@@ -65,6 +65,12 @@ class FrrRouter:
     # -- state ----------------------------------------------------------------------------
     def sessions(self) -> list[BgpSession]:
         return frr_parse.parse_summary(self.show_json("show bgp summary json"))
+
+    def heard(self) -> list[SessionHeard]:
+        return frr_parse.parse_heard(self.show_json("show bgp neighbors json"))
+
+    def request_refresh(self) -> None:
+        self.bgpd_commands(["clear bgp * soft in"])
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:

@@ -8,7 +8,7 @@ from ipaddress import ip_network
 from typing import Any
 
 from manrs_lab.drivers.rtr import Vrp
-from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, RpkiState
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, RpkiState, SessionHeard
 
 
 def json_documents(text: str) -> list[Any]:
@@ -45,6 +45,25 @@ def parse_summary(doc: dict[str, Any]) -> list[BgpSession]:
                 name=info.get("desc"),
             )
     return list(sessions.values())
+
+
+def parse_heard(doc: dict[str, Any]) -> list[SessionHeard]:
+    """`show bgp neighbors json`: messages received per established neighbour
+    (`messageStats.totalRecv`; `bgpTimerLastRead` only has whole seconds)."""
+    heard = []
+    for peer, info in doc.items():
+        if not isinstance(info, dict) or info.get("bgpState") != "Established":
+            continue
+        stats = info.get("messageStats", {})
+        last = info.get("bgpTimerLastRead")
+        heard.append(
+            SessionHeard(
+                peer=peer,
+                received=int(stats["totalRecv"]) if "totalRecv" in stats else None,
+                silent_for=last / 1000 if isinstance(last, int) else None,
+            )
+        )
+    return heard
 
 
 def _as_path_from_segments(aspath: dict[str, Any]) -> tuple[int, ...]:

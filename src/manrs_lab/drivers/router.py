@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from manrs_lab.drivers.rtr import Vrp
-from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState
+from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
 
 class Router(Protocol):
@@ -13,6 +13,15 @@ class Router(Protocol):
     asn: int
 
     def sessions(self) -> list[BgpSession]: ...
+
+    def heard(self) -> list[SessionHeard]:
+        """Per established session, what shows the neighbour was heard from lately."""
+        ...
+
+    def request_refresh(self) -> None:
+        """Ask every neighbour to send its routes again (BGP ROUTE-REFRESH): each session
+        carries a message both ways at once, instead of at the next keepalive."""
+        ...
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         """Paths in the BGP table after import policy; `prefix` = exactly that prefix."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from ipaddress import ip_network
 
 from pydantic import Field, field_validator
 
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
-from manrs_lab.state import BgpRoute
+from manrs_lab.state import BgpRoute, SessionHeard
 
 
 def _describe(routes: list[BgpRoute]) -> str:
@@ -99,4 +100,65 @@ def probe_not_accepted(ctx: CheckContext, params: ObserversParams) -> str:
         )
     return f"{', '.join(probe.prefixes)} from AS{probe.asn} reached none of " + ", ".join(
         params.observers
+    )
+
+
+class AliveParams(Params):
+    nodes: list[str] | None = Field(default=None, description="routers to look at; all if absent")
+    within: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="seconds in which every neighbour must be heard from (the labs' keepalive "
+        "interval is 3 s)",
+    )
+
+    def router_names(self) -> list[str]:
+        return self.nodes or []
+
+
+ALIVE_POLL = 0.1
+
+
+def _heard(ctx: CheckContext, names: list[str]) -> dict[tuple[str, str], SessionHeard]:
+    return {(n, h.peer): h for n in names for h in ctx.running.router(n).heard()}
+
+
+@check("bgp_sessions_alive", AliveParams)
+def bgp_sessions_alive(ctx: CheckContext, params: AliveParams) -> str:
+    """Every established session carries messages while the check runs: each router hears from
+    each neighbour (a keepalive at least). Established alone can be stale: a packet filter that
+    drops BGP shows only when the hold timer expires, seconds after a check would have passed."""
+    names = params.nodes or ctx.running.router_names()
+    start = time.monotonic()
+    before = _heard(ctx, names)
+    silent = set(before)
+    # The neighbours ask for a route refresh: a message each way on every session now, rather
+    # than at the next keepalive. The learner's router is left alone (its state is graded).
+    for name in names:
+        if name != ctx.learner:
+            ctx.running.router(name).request_refresh()
+    while True:
+        time.sleep(ALIVE_POLL)
+        elapsed = time.monotonic() - start
+        now = _heard(ctx, names)
+        gone = [k for k in silent if k not in now]
+        if gone:
+            raise CheckFailed(
+                "; ".join(f"{n}'s session with {p} went down during the check" for n, p in gone)
+                + ". Look at `show bgp summary` on those routers, and at any packet filter on "
+                "their links."
+            )
+        silent = {k for k in silent if not now[k].heard_since(before[k], elapsed)}
+        if not silent:
+            return (
+                f"{len(before)} sessions on {', '.join(names)} carried messages in {elapsed:.1f} s"
+            )
+        if elapsed >= params.within:
+            break
+    raise CheckFailed(
+        "; ".join(f"{n} heard nothing from {p} for {elapsed:.1f} s" for n, p in sorted(silent))
+        + ". Keepalives are due every few seconds: something between them drops BGP packets "
+        "(a packet filter or uRPF rule on the link?), and the session will go down when its "
+        "hold timer expires."
     )

@@ -1,0 +1,42 @@
+"""The liveness gate (issue 12, timing): a configuration that silently drops BGP packets keeps
+its sessions Established until their hold timers expire, seconds after a check would have
+passed. The gate sees the silence during the check, and every task loses its points."""
+
+from __future__ import annotations
+
+import pytest
+
+from manrs_lab import operations
+from manrs_lab.grader.engine import grade
+from manrs_lab.progress import SilentProgress
+
+pytestmark = pytest.mark.daemons
+
+# Anti-spoofing gone wrong: only the customers' registered /24s may send through edge, so the
+# customers' BGP packets (from their link addresses) are dropped too.
+DROP_BGP_FROM_CUST2 = """
+table inet overbroad {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "eth2" ip saddr != 198.18.2.0/24 drop
+  }
+}
+"""
+
+
+def test_a_filter_that_silently_drops_bgp_fails_every_task_while_sessions_still_look_up(
+    boot_lab,
+):
+    running = boot_lab("customer-filtering")
+    operations.solve(running.instance.name, SilentProgress())
+    assert grade(running, SilentProgress(), seed=3).passed
+    running.handle("edge").exec_ok(["nft", "-f", "-"], input_text=DROP_BGP_FROM_CUST2)
+    report = grade(running, SilentProgress(), seed=3)
+    results = {c.id: c for c in report.checks}
+    # Established all along (the hold timer has not run out), but silent
+    assert results["sessions-up"].passed
+    assert not results["sessions-alive"].passed
+    assert "edge heard nothing from 10.0.2.2" in results["sessions-alive"].message
+    assert report.points == 0
+    running.handle("edge").exec_ok(["nft", "delete", "table", "inet", "overbroad"])
+    assert grade(running, SilentProgress(), seed=3).passed
