@@ -6,6 +6,16 @@ notebooks in source/<lab>/ are generated: `python -m manrs_lab.notebook.build`.
 
 from pathlib import Path
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from manrs_lab.notebook.autograde import GradeFromConfigs
 from manrs_lab.notebook.build import CODE_STUB
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -18,8 +28,23 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 # read as a comment.
 c.ClearSolutions.code_stub = {"python": CODE_STUB}
 
-# The first grade cell deploys the lab from the submission's saved router configurations and
-# grades it live (probes included): allow for a slow machine, or a lab that never converges.
+# Autograde runs no cell of the submitted notebook: nbgrader's Execute (a kernel running the
+# learner's code as the grading user) is replaced by GradeFromConfigs, which grades in this
+# process from the submission's saved router configurations (data only: see
+# manrs_lab.submission), deploying the lab, grading it live and tearing it down. Everything else
+# is nbgrader's own list, in its order: its sanitizing step (clear outputs, restore the locked
+# grade cells from the gradebook) runs first, SaveAutoGrades scores the outputs as usual.
+c.Autograde.autograde_preprocessors = [
+    GradeFromConfigs,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# Kept for `nbgrader validate` and any step that does execute a notebook (never autograde).
 c.Execute.timeout = 300
 c.Execute.startup_timeout = 120
 

@@ -6,8 +6,10 @@ no /var/run/frr/NAME (see recipes.md: `-N` would still create /var/run/frr/NAME)
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
+import pwd
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from manrs_lab.spec.topology import Role
 FRR_BIN = Path("/usr/lib/frr")
 FRR_DAEMONS = ("zebra", "bgpd", "staticd")
 BIRD_PROBES = "manrs-probes.conf"
+BIRD_USER = "bird"
 BGPD_LIVE = "bgpd.live.conf"  # bgpd's config pushed right after it starts (frr_split)
 RTR_PORT = 8282
 RTR_METRICS_PORT = 9847
@@ -73,6 +76,8 @@ def prepare(role: Role, node_dir: Path, config: Path | None) -> None:
     elif role is Role.BIRD:
         # Probes add a static protocol here at check time (see BirdRouter.announce).
         (node_dir / BIRD_PROBES).write_text("")
+        if bird_user() is not None:  # BIRD writes its pid file after dropping root (launches)
+            shutil.chown(node_dir, BIRD_USER, BIRD_USER)
         with target.open("a") as fh:
             fh.write(f'\n# added by manrs-lab: grader probes\ninclude "{BIRD_PROBES}";\n')
 
@@ -171,10 +176,14 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
             )
         return out
     if role is Role.BIRD:
+        # BIRD drops root when its user exists (Debian's bird2 package makes it), keeping only
+        # the network capabilities it needs; the config it reads is root's and world-readable.
+        user = ("-u", BIRD_USER, "-g", BIRD_USER) if bird_user() is not None else ()
         return [
             Launch(
                 (
                     "bird",
+                    *user,
                     "-c",
                     str(node_dir / "bird.conf"),
                     "-s",
@@ -205,6 +214,15 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
             )
         ]
     return []
+
+
+def bird_user() -> int | None:
+    """The uid BIRD runs as, if the system has a `bird` user and group."""
+    try:
+        grp.getgrnam(BIRD_USER)
+        return pwd.getpwnam(BIRD_USER).pw_uid
+    except KeyError:
+        return None
 
 
 def ready_files(role: Role, node_dir: Path) -> list[Path]:

@@ -2,11 +2,13 @@
 
 A learner's check or submission writes `<notebook-dir>/.manrs-lab/<lab>/<node>.conf` for the
 nodes a learner may change (the lab's `learner` and the nodes its reference solution touches),
-and `<node>.filter.sh` where the node filters packets (nftables, rp_filter: anti-spoofing),
-which replay runs in the node after deploying it.
-Under nbgrader's autograde (`NBGRADER_EXECUTION=autograde`) the grade cells do not look at the
-learner's machine or at the notebook's outputs: they deploy the lab on the grading machine from
-those files, grade it live, and tear it down again.
+and, where the node filters packets (anti-spoofing), `<node>.nft` (its nftables ruleset) and
+`<node>.sysctl` (rp_filter settings): data, never a script.
+On the grading machine (`manrs_lab.notebook.autograde`, run by nbgrader's autograde) `replay`
+reads those files through `manrs_lab.submission` (regular files only, size-limited, statements
+that touch the file system or leave configuration mode refused), deploys the lab from a private
+copy of what it accepted, applies the filters as data (`nft -c` first), grades it live, and
+tears it down again.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from manrs_lab import operations
+from manrs_lab import operations, submission
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.errors import LabError, NotRunningError
 from manrs_lab.grader.engine import grade
@@ -29,8 +33,19 @@ from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.running import RunningLab
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.topology import Role
+from manrs_lab.submission import (
+    NFT_SUFFIX,
+    SYSCTL_SUFFIX,
+    PacketFilter,
+    Refusal,
+    Submission,
+    editable_nodes,
+    read_submission,
+)
 
-SAVE_DIR = ".manrs-lab"
+__all__ = ["Refusal", "editable_nodes"]
+
+SAVE_DIR = submission.SAVE_DIR
 EXECUTION_ENV = "NBGRADER_EXECUTION"
 INSTANCE_PREFIX_ENV = "MANRS_LAB_INSTANCE_PREFIX"
 AUTOGRADE = "autograde"
@@ -45,16 +60,6 @@ def saved_dir(notebook_dir: Path, lab_id: str, task: str | None = None) -> Path:
     """Where configurations are saved; a staged lab also keeps one snapshot per task."""
     base = notebook_dir / SAVE_DIR / lab_id
     return base / "tasks" / task if task else base
-
-
-def editable_nodes(lab: LoadedLab) -> list[str]:
-    """Nodes whose configuration is the learner's work: saved, and replayed when grading.
-
-    Only these: replaying a neighbour's configuration from a submission would let it change
-    what the grader observes.
-    """
-    nodes = [lab.spec.learner, *lab.spec.solution]
-    return [n for n in dict.fromkeys(nodes) if n in lab.spec.nodes]
 
 
 def bootable_frr(text: str) -> str:
@@ -87,26 +92,30 @@ def current_config(running: RunningLab, node: str) -> str:
     raise LabError(f"{node} is a {role} node: it has no configuration to save")
 
 
-FILTER_SUFFIX = ".filter.sh"
-_CAPTURE_FILTERS = (
-    "nft list ruleset; echo '#--rp_filter--'; "
-    'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo "$f $(cat "$f")"; done'
-)
+_CAPTURE_RP_FILTER = 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo "$f $(cat "$f")"; done'
 
 
-def packet_filter_script(running: RunningLab, node: str) -> str | None:
-    """The node's packet filtering (nftables ruleset, rp_filter settings: anti-spoofing lives
-    outside the routing daemons) as a script that restores it; None in the starting state."""
-    out = running.handle(node).exec_ok(["sh", "-c", _CAPTURE_FILTERS])
-    ruleset, _, rp_filters = out.partition("#--rp_filter--\n")
-    lines = []
-    if ruleset.strip():
-        lines += ["nft -f - <<'MANRS_LAB_NFT'", ruleset.rstrip(), "MANRS_LAB_NFT"]
-    for line in rp_filters.splitlines():
+def packet_filters(running: RunningLab, node: str) -> PacketFilter:
+    """The node's packet filtering (anti-spoofing lives outside the routing daemons): its
+    nftables ruleset and the rp_filter values the runtime did not set (it starts with 0)."""
+    handle = running.handle(node)
+    ruleset = handle.exec_ok(["nft", "list", "ruleset"])
+    settings = []
+    for line in handle.exec_ok(["sh", "-c", _CAPTURE_RP_FILTER]).splitlines():
         path, _, value = line.rpartition(" ")
-        if value.strip() not in ("", "0"):  # the runtime starts every node with 0
-            lines.append(f"echo {value.strip()} > {path}")
-    return "\n".join(lines) + "\n" if lines else None
+        if value.strip() not in ("", "0"):
+            settings.append((Path(path).parent.name, "rp_filter", int(value)))
+    return PacketFilter(ruleset if ruleset.strip() else None, tuple(settings))
+
+
+def _write(path: Path, text: str | None) -> None:
+    """Replace `path` with `text` (through a temporary file), or remove it when None."""
+    if text is None:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def save_configs(
@@ -119,29 +128,17 @@ def save_configs(
     folder.mkdir(parents=True, exist_ok=True)
     saved = {}
     for node in editable_nodes(running.lab):
-        text = current_config(running, node)
-        path = folder / f"{node}.conf"
-        tmp = folder / f".{node}.conf.tmp"
-        tmp.write_text(text)
-        tmp.replace(path)
+        path = folder / f"{node}{submission.CONFIG_SUFFIX}"
+        _write(path, current_config(running, node))
         saved[node] = path
-        filters = folder / f"{node}{FILTER_SUFFIX}"
-        script = (
-            packet_filter_script(running, node)
-            if running.lab.topology.nodes[node].role.is_router
-            else None
-        )
-        if script is None:
-            filters.unlink(missing_ok=True)
-        else:
-            filters.write_text(script)
+        (folder / f"{node}{submission.LEGACY_FILTER_SUFFIX}").unlink(missing_ok=True)
+        found = PacketFilter()
+        if running.lab.topology.nodes[node].role.is_router:
+            found = packet_filters(running, node)
+        _write(folder / f"{node}{NFT_SUFFIX}", found.ruleset)
+        settings = submission.sysctl_text(list(found.sysctls)) if found.sysctls else None
+        _write(folder / f"{node}{SYSCTL_SUFFIX}", settings)
     return saved
-
-
-def saved_configs(lab: LoadedLab, notebook_dir: Path, task: str | None = None) -> dict[str, Path]:
-    folder = saved_dir(notebook_dir, lab.id, task)
-    found = {n: folder / f"{n}.conf" for n in editable_nodes(lab)}
-    return {n: p for n, p in found.items() if p.is_file()}
 
 
 def grading_instance_name(lab_id: str) -> str:
@@ -161,6 +158,59 @@ class Replay:
     report: GradeReport | None
     missing: list[str]  # editable nodes without a saved file: graded from the starting config
     error: str | None = None  # the replay itself failed (a config that does not boot, say)
+    refused: list[Refusal] = field(default_factory=list)  # parts of the submission not used
+
+    def notes(self) -> list[str]:
+        """What a grade cell says besides the checks: files refused, configs missing."""
+        lines = [f"not graded: {r}" for r in self.refused]
+        if self.missing:
+            lines.append(
+                f"no saved configuration of {', '.join(self.missing)} in {SAVE_DIR}/: graded "
+                "the starting configuration (check or run lab.save() before submitting)"
+            )
+        return lines
+
+
+def _accepted(lab: LoadedLab, notebook_dir: Path, task: str | None) -> Submission:
+    """The task's snapshot (staged labs) if it holds a config, else the lab's saved files."""
+    if task:
+        snapshot = read_submission(lab, notebook_dir, task)
+        if snapshot.configs:
+            return snapshot
+        latest = read_submission(lab, notebook_dir)
+        latest.refused[:0] = snapshot.refused
+        return latest
+    return read_submission(lab, notebook_dir)
+
+
+def apply_filters(running: RunningLab, node: str, found: PacketFilter) -> list[str]:
+    """Install a node's packet filters as data: the ruleset through `nft -c` then `nft -f`
+    (after `flush ruleset`, in the node's own namespace), sysctls one validated value each.
+    Returns what was not applied."""
+    problems = []
+    handle = running.handle(node)
+    if found.ruleset is not None:
+        ruleset = "flush ruleset\n" + found.ruleset
+        dry = handle.exec(["nft", "-c", "-f", "-"], input_text=ruleset)
+        if dry.ok:
+            handle.exec_ok(["nft", "-f", "-"], input_text=ruleset)
+        else:
+            first = (dry.stderr or dry.stdout).strip().splitlines()[:1]
+            problems.append(f"{node}{NFT_SUFFIX}: nft rejected it, not applied: {' '.join(first)}")
+    for iface, key, value in found.sysctls:
+        # Validated names and values, passed as arguments: the shell parses none of them.
+        handle.exec_ok(
+            [
+                "sh",
+                "-c",
+                'echo "$1" > "/proc/sys/net/ipv4/conf/$2/$3"',
+                "sh",
+                str(value),
+                iface,
+                key,
+            ]
+        )
+    return problems
 
 
 def replay(
@@ -172,17 +222,23 @@ def replay(
 ) -> Replay:
     """Deploy `lab` from the configurations saved in `notebook_dir`, grade it, tear it down.
 
-    `task` (staged labs): deploy that task's snapshot (the final configuration where the
-    learner never ran its grade cell) and grade that task only."""
+    Only what `manrs_lab.submission` accepts is used, from a private copy (a folder only root
+    can read, removed afterwards). `task` (staged labs): deploy that task's snapshot (the final
+    configuration where the learner never ran its grade cell) and grade that task only."""
     progress = progress or SilentProgress()
-    folder = saved_dir(notebook_dir, lab.id, task)
-    configs = saved_configs(lab, notebook_dir, task) if task else {}
-    if not configs:
-        folder = saved_dir(notebook_dir, lab.id)
-        configs = saved_configs(lab, notebook_dir)
-    missing = [n for n in editable_nodes(lab) if n not in configs]
+    found = _accepted(lab, notebook_dir, task if lab.staged else None)
+    refused = list(found.refused)
+    missing = [n for n in editable_nodes(lab) if n not in found.configs]
     name = grading_instance_name(lab.id)
+    private = Path(tempfile.mkdtemp(prefix="manrs-lab-grade-"))
     try:
+        configs = {}
+        for node, text in found.configs.items():
+            path = private / f"{node}{submission.CONFIG_SUFFIX}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            configs[node] = path
         try:
             running = operations.up(lab.id, progress, instance=name, configs=configs).running
         except LabError as exc:
@@ -192,12 +248,13 @@ def replay(
                 running = operations.attach(name)
             except NotRunningError:
                 error = f"the saved configuration could not be deployed: {exc}"
-                return Replay(None, missing, error)
-        for node in configs:
-            filters = folder / f"{node}{FILTER_SUFFIX}"
-            if filters.is_file():
-                operations.run_shell_solution(running, node, filters.read_text())
-        return Replay(grade(running, progress, seed=seed, tasks=[task] if task else None), missing)
+                return Replay(None, missing, error, refused)
+        for node, filters in found.filters.items():
+            if not filters.empty:
+                refused += [Refusal(node, p) for p in apply_filters(running, node, filters)]
+        report = grade(running, progress, seed=seed, tasks=[task] if task else None)
+        return Replay(report, missing, None, refused)
     finally:
         with contextlib.suppress(NotRunningError):
             operations.down(name, SilentProgress())
+        shutil.rmtree(private, ignore_errors=True)

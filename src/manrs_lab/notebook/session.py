@@ -2,8 +2,9 @@
 
 `Lab("customer-filtering")` finds the running instance (after a kernel restart too) or starts
 one; the panel, the magics and the grade cells all go through it, and through `operations`,
-like the CLI. Under nbgrader's autograde it starts nothing: grade cells replay the configurations
-saved beside the notebook on the grading machine (see `replay`).
+like the CLI. Under nbgrader's autograde it starts nothing and grades nothing: a kernel is
+learner-controlled, so grades come from nbgrader's own process (`manrs_lab.notebook.autograde`
+replays the saved configurations); a grade cell run in a kernel while autograding fails.
 """
 
 from __future__ import annotations
@@ -40,11 +41,15 @@ AUTOSTART_ENV = "MANRS_LAB_AUTOSTART"
 NODE_STAGES = ("config ok", "network up", "daemons started", "converged")
 CONVERGE_AFTER_APPLY = 10.0
 AUTOGRADE_NOTE = "not read while autograding: grade cells replay the saved configuration"
+KERNEL_AUTOGRADE = (
+    "manrs-lab never grades inside a notebook's kernel while autograding (learner code runs "
+    "there): the course's nbgrader_config.py must grade with manrs_lab.notebook.autograde "
+    "(see grader/README.md), which replays the saved router configurations itself"
+)
 
 STARTING_GRACE = 120.0  # an instance younger than this and not ready is still starting
 
 _current: Lab | None = None
-_replays: dict[tuple[str, str, str | None], replay_mod.Replay] = {}
 _replay_lock = threading.Lock()
 _instance_locks: dict[str, threading.RLock] = {}
 
@@ -438,10 +443,7 @@ class Lab:
     def check(self, tasks: list[str] | None = None, *, save: bool = True) -> ReportView:
         """Grade the lab (probes included); saves the routers' configurations first."""
         if self.autograde:
-            outcome = self._replayed()
-            if outcome.report is None:
-                raise LabError(outcome.error or "the submission could not be replayed")
-            return ReportView(outcome.report)
+            raise LabError(KERNEL_AUTOGRADE)
         self._grade_now(tasks, save=save, wait=True)
         assert self.last_report is not None
         return ReportView(self.last_report)
@@ -465,39 +467,16 @@ class Lab:
 
         self._operate("checking", body, wait=wait, done_phase="running", checks=len(selected))
 
-    def _replayed(self, task: str | None = None) -> replay_mod.Replay:
-        """Autograde: the submission graded once per kernel, whatever cell asks first; a staged
-        lab once per task, each from the snapshot its grade cell saved."""
-        task = task if self.lab.staged else None
-        key = (self.id, str(self.notebook_dir), task)
-        with _replay_lock:
-            if key not in _replays:
-                _replays[key] = replay_mod.replay(
-                    self.lab, self.notebook_dir, SilentProgress(), task=task
-                )
-            return _replays[key]
-
     def assert_task(self, task_id: str) -> TaskResult:
         """For grade cells: grade one task; AssertionError listing what failed unless it passed."""
         tasks = {t.id: t for t in self.lab.spec.tasks}
         if task_id not in tasks:
             raise LabError(f"no task {task_id!r} in {self.id} (tasks: {', '.join(tasks)})")
-        notes: list[str] = []
         if self.autograde:
-            outcome = self._replayed(task_id)
-            if outcome.missing:
-                where = replay_mod.saved_dir(self.notebook_dir, self.id)
-                notes.append(
-                    f"no saved configuration of {', '.join(outcome.missing)} in {where}: graded "
-                    "the starting configuration (check or run lab.save() before submitting)"
-                )
-            if outcome.report is None:
-                raise AssertionError(f"{tasks[task_id].title}: {outcome.error}")
-            report = outcome.report
-        else:
-            self._grade_now([task_id], save=True, wait=True)
-            assert self.last_report is not None
-            report = self.last_report
+            raise AssertionError(f"{tasks[task_id].title}: {KERNEL_AUTOGRADE}")
+        self._grade_now([task_id], save=True, wait=True)
+        assert self.last_report is not None
+        report = self.last_report
         result = report.task(task_id)
         if result.passed:
             print(f"PASS {result.title}: {result.points}/{result.max_points} points")
@@ -506,7 +485,6 @@ class Lab:
         lines += [f"  {c.title}: {c.message}" for c in report.failures(task_id)]
         if result.next_hint:
             lines.append(f"Hint: {result.next_hint}")
-        lines += notes
         raise AssertionError("\n".join(lines))
 
     def save(self) -> SavedFiles:
