@@ -23,6 +23,7 @@ ASN_RE = re.compile(r"^AS(\d+)$", re.IGNORECASE)
 # RPSL set names: an optional hierarchy (AS64500:AS-FOO), the set part starting with AS-.
 AS_SET_RE = re.compile(r"^(?:AS\d+:)*AS-[A-Z0-9_-]+(?::AS-[A-Z0-9_-]+)*$", re.IGNORECASE)
 FORMATS = ("bird", "frr")
+MAX_ASN = 2**32 - 1
 
 Network = IPv4Network | IPv6Network
 
@@ -63,6 +64,8 @@ class IrrDatabase:
                 continue
             for member in self.as_sets[current]:
                 asn = ASN_RE.match(member)
+                if asn and int(asn.group(1)) > MAX_ASN:
+                    raise IrrError(f"{current}: member {member} is not an AS number (0 to 2^32-1)")
                 if asn:
                     asns.add(int(asn.group(1)))
                 elif AS_SET_RE.match(member):
@@ -129,7 +132,7 @@ def load(text: str) -> IrrDatabase:
         elif obj.kind in ("route", "route6"):
             origins = obj.values("origin")
             origin = ASN_RE.match(origins[0]) if len(origins) == 1 else None
-            if origin is None:
+            if origin is None or int(origin.group(1)) > MAX_ASN:
                 raise IrrError(f"line {obj.line}: {obj.kind} {obj.key} needs one 'origin: ASn'")
             try:
                 net = ip_network(obj.key, strict=True)
@@ -189,11 +192,23 @@ def build_filter(
     max_length: int | None = None,
 ) -> str:
     """The filter for `as_set` from the RPSL file at `path` (what `manrs-lab irr` prints)."""
+    if max_length is not None and not 0 <= max_length <= (32 if version == 4 else 128):
+        family = "IPv4" if version == 4 else "IPv6"
+        top = 32 if version == 4 else 128
+        raise IrrError(f"--max-length {max_length}: an {family} prefix is /0 to /{top}")
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
-        raise IrrError(f"cannot read {path}: {exc}") from exc
-    db = load(text)
+        raise IrrError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IrrError(f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8") from None
+    try:
+        db = load(text)
+    except IrrError as exc:
+        raise IrrError(f"{path}: {exc}") from None
     asns = db.expand(as_set)
     nets = db.prefixes(asns, version)
     if not nets:

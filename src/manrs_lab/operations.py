@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from manrs_lab.errors import DeployError, LabError, NotRunningError
+from manrs_lab.drivers.daemons import require_binaries
+from manrs_lab.errors import ConfigSyntaxError, DeployError, LabError, NotRunningError, SpecError
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.journal import ProbeJournal, withdraw_leftovers
 from manrs_lab.grader.report import GradeReport
@@ -32,7 +34,7 @@ from manrs_lab.locking import (
 from manrs_lab.paths import known_state_roots, register_state_root, state_root
 from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.running import RunningLab
-from manrs_lab.runtime.netns import existing_namespaces
+from manrs_lab.runtime.netns import check_node_config, existing_namespaces
 from manrs_lab.runtime.registry import DEFAULT_RUNTIME, make_runtime
 from manrs_lab.spec.loader import Lab, load_lab
 from manrs_lab.spec.topology import Role
@@ -134,6 +136,33 @@ def _deploy(lab: Lab, inst: Instance, runtime: str, progress: Progress) -> UpRes
     inst.ready = True
     inst.save()
     return UpResult(running, deployed, converge)
+
+
+def lint(lab_id: str, *, daemons: bool = True) -> Lab:
+    """Load a lab as `up` does (every file, every cross-file rule) and, where the daemons are
+    installed, run each node's starting config and solutions through the daemon's own dry run;
+    SpecError naming the file and field (or the config file and line)."""
+    lab = load_lab(lab_id)
+    if not daemons:
+        return lab
+    try:
+        require_binaries()
+    except LabError:
+        return lab  # nothing to dry-run with here; `up` will say what is missing
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="manrs-lab-lint-") as tmp:
+        Path(tmp).chmod(0o755)  # FRR's dry run reads as user frr
+        for name, node in lab.topology.nodes.items():
+            config = lab.config_path(name)
+            if config is None:
+                continue
+            try:
+                check_node_config(node, Path(tmp) / name, config)
+            except ConfigSyntaxError as exc:
+                problems.append(f"nodes.{name}.config: {exc.path}: {exc.output}")
+    if problems:
+        raise SpecError(lab.folder / "lab.yaml", problems)
+    return lab
 
 
 def attach(name: str | None = None) -> RunningLab:

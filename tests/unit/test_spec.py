@@ -60,19 +60,26 @@ def test_misspelt_field_is_named(content: Path):
 def test_unknown_check_and_bad_parameters_are_named(content: Path):
     lab_dir = content / "labs" / LAB
 
+    ids = [c["id"] for c in yaml.safe_load((lab_dir / "lab.yaml").read_text())["checks"]]
+    c1, c3 = ids.index("cust1-reaches-transit"), ids.index("cust2-reaches-transit")
+
     def change(d: dict) -> None:
-        d["checks"][1]["check"] = "route_recieved"
-        d["checks"][3]["with"]["origin_as"] = "sixty-four"
-        d["checks"][2]["with"] = {"observers": ["edge", "nowhere"]}
+        d["checks"][c1]["check"] = "route_recieved"
+        d["checks"][c3]["with"]["origin_as"] = "sixty-four"
+        d["checks"][c1 + 1]["with"] = {"observers": ["edge", "nowhere"]}
 
     edit_yaml(lab_dir / "lab.yaml", change)
     found = problems(lab_dir)
     assert any(
-        p.startswith("checks[1] (cust1-reaches-transit).check: unknown check 'route_recieved'")
+        p.startswith(f"checks[{c1}] (cust1-reaches-transit).check: unknown check 'route_recieved'")
         for p in found
     )
-    assert any(p.startswith("checks[3] (cust2-reaches-transit).with.origin_as:") for p in found)
+    assert any(p.startswith(f"checks[{c3}] (cust2-reaches-transit).with.origin_as:") for p in found)
     assert any("'nowhere' is not a router" in p for p in found)
+
+
+def _first_probe(d: dict) -> int:
+    return next(i for i, c in enumerate(d["checks"]) if "probe" in c)
 
 
 def test_cross_file_mistakes(content: Path):
@@ -82,8 +89,8 @@ def test_cross_file_mistakes(content: Path):
         d["learner"] = "cust9"
         d["nodes"]["cust1"]["config"] = "configs/missing.conf"
         d["checks"][1]["requires"] = ["later-check"]
-        d["checks"][2]["task"] = "no-such-task"
-        d["checks"][2]["probe"]["announce"]["node"] = "ghost"
+        d["checks"][_first_probe(d)]["task"] = "no-such-task"
+        d["checks"][_first_probe(d)]["probe"]["announce"]["node"] = "ghost"
 
     edit_yaml(lab_dir / "lab.yaml", change)
     found = "\n".join(problems(lab_dir))
@@ -97,7 +104,7 @@ def test_cross_file_mistakes(content: Path):
 
 def test_probe_check_without_probe(content: Path):
     lab_dir = content / "labs" / LAB
-    edit_yaml(lab_dir / "lab.yaml", lambda d: d["checks"][2].pop("probe"))
+    edit_yaml(lab_dir / "lab.yaml", lambda d: d["checks"][_first_probe(d)].pop("probe"))
     assert any("grades what a probe does" in p for p in problems(lab_dir))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 
 from manrs_lab.drivers.handle import NodeHandle
@@ -40,8 +42,11 @@ class RtrCache:
         text = json.dumps(doc, indent=2) + "\n"
         local = self.handle.local_dir
         if local is not None:
-            tmp = local / ".vrps.json.tmp"
-            tmp.write_text(text)
-            tmp.replace(local / "vrps.json")
+            # A temp file of its own: two writers never rename each other's file away.
+            fd, tmp = tempfile.mkstemp(dir=local, prefix=".vrps.json.", suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)  # noqa: PTH101 - a path from mkstemp
+            os.replace(tmp, local / "vrps.json")  # noqa: PTH105
         else:
             self.handle.exec_ok(["sh", "-c", f"cat > {self._path()}"], input_text=text)

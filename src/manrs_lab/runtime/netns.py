@@ -24,7 +24,7 @@ from pathlib import Path
 from manrs_lab.drivers import daemons, frr_parse
 from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.drivers.vty import vty_query
-from manrs_lab.errors import DeployError, ExecError, LabError
+from manrs_lab.errors import ConfigSyntaxError, DeployError, ExecError, LabError
 from manrs_lab.instance import Instance, pid_alive
 from manrs_lab.progress import Progress
 from manrs_lab.runtime.base import ExecResult
@@ -124,6 +124,22 @@ def exec_argv(line: str) -> list[str]:
     return argv
 
 
+def check_node_config(node: Node, node_dir: Path, config: Path | None) -> None:
+    """Copy `config` into `node_dir` and run the daemon's dry run on it. A refusal names the
+    file the author edits (`labs/<lab>/configs/...`), not the state folder's copy: the copy is
+    the same text (BIRD's gets one `include` line appended at the end), so lines match."""
+    try:
+        daemons.prepare(node.role, node_dir, config)
+        daemons.syntax_check(node.role, node.name, node_dir)
+    except ConfigSyntaxError as exc:
+        if config is None:
+            raise
+        output = exc.output.replace(str(exc.path), str(config))
+        raise ConfigSyntaxError(exc.node, config, output) from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ConfigSyntaxError(node.name, config or node_dir, str(exc)) from None
+
+
 class NetnsRuntime:
     name = "netns"
 
@@ -166,8 +182,7 @@ class NetnsRuntime:
             node_dir = instance.node_dir(name)
             override = instance.config_overrides.get(name)
             config = Path(override) if override else self.lab.config_path(name)
-            daemons.prepare(node.role, node_dir, config)
-            daemons.syntax_check(node.role, name, node_dir)
+            check_node_config(node, node_dir, config)
 
         # The dry runs are ~40 ms of vtysh start-up each: run them side by side.
         nodes = self.lab.topology.nodes

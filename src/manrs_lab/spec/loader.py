@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from manrs_lab.errors import SpecError
-from manrs_lab.grader.registry import validate_check_params
+from manrs_lab.errors import LabError, SpecError
+from manrs_lab.grader.registry import get_check, validate_check_params
 from manrs_lab.paths import labs_dir
 from manrs_lab.spec.lab import LabSpecFile
 from manrs_lab.spec.topology import Role, Topology, load_topology
 from manrs_lab.spec.validation import format_validation_error
-from manrs_lab.spec.yaml_files import parse_yaml
+from manrs_lab.spec.yaml_files import load_yaml_file, utf8_problem
 
 NEEDS_CONFIG = {Role.FRR, Role.BIRD, Role.RTR}
 
@@ -72,10 +72,7 @@ def find_lab_file(lab: str) -> Path:
 
 def load_lab(lab: str) -> Lab:
     path = find_lab_file(lab)
-    try:
-        raw: Any = parse_yaml(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(path, [f"cannot read: {exc}"]) from exc
+    raw: Any = load_yaml_file(path)
     try:
         spec = LabSpecFile.model_validate(raw)
     except ValidationError as exc:
@@ -84,6 +81,8 @@ def load_lab(lab: str) -> Lab:
     # A lab folder finds its topology in its own content root (labs/<id>/ -> topologies/), so
     # a checkout, a copy, or test content elsewhere all resolve alike.
     topo_path = folder.parent.parent / "topologies" / f"{spec.topology}.clab.yml"
+    if not NAME_RE.fullmatch(spec.topology):
+        raise SpecError(path, [f"topology: {spec.topology!r} is not a topology name"])
     if not topo_path.is_file():
         raise SpecError(path, [f"topology: {topo_path} does not exist"])
     topology = load_topology(topo_path)
@@ -91,6 +90,90 @@ def load_lab(lab: str) -> Lab:
     if problems:
         raise SpecError(path, problems)
     return Lab(spec=spec, folder=folder, topology=topology)
+
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Check parameters that name nodes (`with:`), checked against the topology beyond the routers
+# each check's `router_names` lists: a misspelt host or observer fails at `lint`, not `check`.
+NODE_FIELDS = frozenset(
+    {
+        "cache",
+        "ends_at",
+        "host",
+        "leakers",
+        "neighbour",
+        "node",
+        "nodes",
+        "observer",
+        "observers",
+        "receiver",
+        "router",
+        "routers",
+        "sender",
+    }
+)
+
+
+def lab_file_problem(folder: Path, rel: str, where: str) -> str | None:
+    """A file a lab names: relative, inside the lab's folder (or a sibling lab's, whose configs
+    a variant of it shares: `../manrs-capstone/configs/...`), a UTF-8 text file."""
+    if Path(rel).is_absolute():
+        return f"{where}: {rel!r} is an absolute path; name a file inside the lab folder"
+    target = (folder / rel).resolve()
+    labs = folder.parent
+    if not target.is_relative_to(labs) or target.parent == labs:
+        return f"{where}: {rel!r} is outside the lab folder {folder}"
+    if not target.is_file():
+        return f"{where}: {folder / rel} does not exist"
+    try:
+        data = target.read_bytes()
+    except OSError as exc:
+        return f"{where}: {folder / rel}: cannot read: {exc.strerror or exc}"
+    problem = utf8_problem(data)
+    if problem is not None:
+        return f"{where}: {folder / rel}: {problem}"
+    return None
+
+
+def _named_nodes(value: object, key: str | None = None) -> list[tuple[str, str]]:
+    """(field path, node name) for every NODE_FIELDS value inside validated check params."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            sub = getattr(value, name)
+            for path, node in _named_nodes(sub, name):
+                found.append(
+                    (
+                        f"{name}{path}"
+                        if path.startswith("[")
+                        else f"{name}.{path}"
+                        if path
+                        else name,
+                        node,
+                    )
+                )
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            for path, node in _named_nodes(item, key):
+                found.append(
+                    (f"[{i}]{'.' + path if path and not path.startswith('[') else path}", node)
+                )
+    elif isinstance(value, str) and key in NODE_FIELDS:
+        found.append(("", value))
+    return found
+
+
+def _check_nodes(check: Any, topology: Topology) -> list[str]:
+    """Node names in a check's `with:` that the topology does not have."""
+    try:
+        params = get_check(check.check).params.model_validate(check.params)
+    except (LabError, ValidationError):
+        return []  # reported by validate_check_params
+    return [
+        f"with.{path}: no node {node!r} in topology {topology.name!r}"
+        for path, node in _named_nodes(params)
+        if node not in topology.nodes
+    ]
 
 
 def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[str]:
@@ -104,16 +187,17 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
     for name, files in spec.nodes.items():
         if name not in nodes:
             problems.append(f"nodes.{name}: not a node of topology {topology.name!r}")
-        if not (folder / files.config).is_file():
-            problems.append(f"nodes.{name}.config: {folder / files.config} does not exist")
+        problem = lab_file_problem(folder, files.config, f"nodes.{name}.config")
+        if problem is not None:
+            problems.append(problem)
     learner = nodes.get(spec.learner)
     if learner is None or not learner.role.is_router:
         problems.append(f"learner: {spec.learner!r} is not a router of the topology")
     for name, rel in spec.solution.items():
         if name not in spec.nodes:
             problems.append(f"solution.{name}: not a node with a config")
-        elif not (folder / rel).is_file():
-            problems.append(f"solution.{name}: {folder / rel} does not exist")
+        elif (problem := lab_file_problem(folder, rel, f"solution.{name}")) is not None:
+            problems.append(problem)
 
     task_ids = [t.id for t in spec.tasks]
     if len(set(task_ids)) != len(task_ids):
@@ -123,10 +207,26 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
         problems.append("tasks: give every task a `solution` or none (a staged lab has one each)")
     for task in staged:
         for name, rel in task.solution.items():
+            where = f"tasks.{task.id}.solution.{name}"
             if name not in spec.nodes:
-                problems.append(f"tasks.{task.id}.solution.{name}: not a node with a config")
-            elif not (folder / rel).is_file():
-                problems.append(f"tasks.{task.id}.solution.{name}: {folder / rel} does not exist")
+                problems.append(f"{where}: not a node with a config")
+            elif (problem := lab_file_problem(folder, rel, where)) is not None:
+                problems.append(problem)
+    problems += _checks_problems(spec, topology, task_ids)
+    for task in spec.tasks:
+        if not any(c.task == task.id for c in spec.checks):
+            problems.append(f"tasks.{task.id}: no check grades this task")
+    for j, route in enumerate(spec.converged.routes):
+        if route.node not in nodes:
+            problems.append(f"converged.routes[{j}].node: no node {route.node!r}")
+        elif not nodes[route.node].role.is_router:
+            problems.append(f"converged.routes[{j}].node: {route.node!r} is not a router")
+    return problems
+
+
+def _checks_problems(spec: LabSpecFile, topology: Topology, task_ids: list[str]) -> list[str]:
+    problems: list[str] = []
+    nodes = topology.nodes
     seen: set[str] = set()
     for i, check in enumerate(spec.checks):
         where = f"checks[{i}] ({check.id})"
@@ -145,16 +245,10 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
             probe_node = nodes.get(check.probe.announce.node)
             if probe_node is None or not probe_node.role.is_router:
                 problems.append(f"{where}.probe.announce.node: not a router of the topology")
-        problems.extend(
-            f"{where}.{msg}"
-            for msg in validate_check_params(
-                check.check, check.params, topology, has_probe=check.probe is not None
-            )
+        param_problems = validate_check_params(
+            check.check, check.params, topology, has_probe=check.probe is not None
         )
-    for task in spec.tasks:
-        if not any(c.task == task.id for c in spec.checks):
-            problems.append(f"tasks.{task.id}: no check grades this task")
-    for j, route in enumerate(spec.converged.routes):
-        if route.node not in nodes:
-            problems.append(f"converged.routes[{j}].node: no node {route.node!r}")
+        if not param_problems:
+            param_problems = _check_nodes(check, topology)
+        problems.extend(f"{where}.{msg}" for msg in param_problems)
     return problems

@@ -8,16 +8,16 @@ The project's own facts about a node ride in containerlab `labels`: `manrs.role`
 from __future__ import annotations
 
 import re
+import shlex
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manrs_lab.errors import SpecError
 from manrs_lab.spec.validation import format_validation_error
-from manrs_lab.spec.yaml_files import parse_yaml
+from manrs_lab.spec.yaml_files import load_yaml_file
 
 ROLE_LABEL = "manrs.role"
 ASN_LABEL = "manrs.asn"
@@ -135,11 +135,48 @@ def _endpoint(text: str) -> Endpoint:
     return Endpoint(node=node, iface=iface)
 
 
-def load_topology(path: Path) -> Topology:
+SYSCTL_KEY_RE = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
+SYSCTL_VALUE_RE = re.compile(r"^-?\d+( -?\d+)*$")
+# What a shell would make of an `exec:` line, and the runtime does not: it runs each line as
+# one command with its arguments (as containerlab does), never through a shell.
+SHELL_SYNTAX = re.compile(r"[;&|<>`$(){}\\]|\*|\?|~")
+
+
+def exec_problem(line: str) -> str | None:
     try:
-        raw: Any = parse_yaml(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(path, [f"cannot read: {exc}"]) from exc
+        argv = shlex.split(line)
+    except ValueError as exc:
+        return f"{line!r}: {exc}"
+    if not argv:
+        return "an empty command"
+    shell = [word for word in argv if SHELL_SYNTAX.search(word)]
+    if shell:
+        return (
+            f"{line!r}: {shell[0]!r} is shell syntax; each line is one command with its "
+            "arguments, run without a shell"
+        )
+    return None
+
+
+def _node_problems(where: str, cnode: ClabNode) -> list[str]:
+    problems = []
+    for key, value in cnode.sysctls.items():
+        if not SYSCTL_KEY_RE.fullmatch(key):
+            problems.append(
+                f"{where}.sysctls.{key}: only the namespace's own net.* sysctls can be set"
+            )
+        text = str(value).strip()
+        if isinstance(value, bool) or not SYSCTL_VALUE_RE.fullmatch(text):
+            problems.append(f"{where}.sysctls.{key}: {value!r} is not a number (or numbers)")
+    for k, line in enumerate(cnode.exec):
+        problem = exec_problem(line)
+        if problem is not None:
+            problems.append(f"{where}.exec[{k}]: {problem}")
+    return problems
+
+
+def load_topology(path: Path) -> Topology:
+    raw: Any = load_yaml_file(path)
     try:
         clab = ClabFile.model_validate(raw)
     except ValidationError as exc:
@@ -169,6 +206,7 @@ def load_topology(path: Path) -> Topology:
             problems.append(f"{where}.labels.{ASN_LABEL}: a router needs its AS number")
         if cnode.kind != "linux":
             problems.append(f"{where}.kind: only 'linux' nodes are used, got {cnode.kind!r}")
+        problems.extend(_node_problems(where, cnode))
         nodes[name] = Node(
             name=name,
             role=role,
