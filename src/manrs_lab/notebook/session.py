@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from manrs_lab import operations
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import LabError, NotRunningError
-from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport, TaskResult
 from manrs_lab.instance import validate_instance_name
 from manrs_lab.notebook import replay as replay_mod
@@ -456,12 +455,15 @@ class Lab:
         selected = [c for c in self.lab.spec.checks if tasks is None or c.task in (*tasks, None)]
 
         def body() -> str:
-            running = self._require_running()
-            if save:
-                replay_mod.save_configs(running, self.notebook_dir)
-                if self.lab.staged and tasks is not None and len(tasks) == 1:
-                    replay_mod.save_configs(running, self.notebook_dir, task=tasks[0])
-            report = grade(running, self.board, tasks=tasks)
+            name = self._require_running().instance.name
+            # One check at a time per instance across processes (a CLI check beside this one
+            # waits), and a killed check's probes withdrawn before saving and grading.
+            with operations.exclusive(name, "a check from a notebook", self.board) as running:
+                if save:
+                    replay_mod.save_configs(running, self.notebook_dir)
+                    if self.lab.staged and tasks is not None and len(tasks) == 1:
+                        replay_mod.save_configs(running, self.notebook_dir, task=tasks[0])
+                report = operations.grade_exclusive(running, self.board, tasks=tasks)
             self.last_report = report
             return f"checked: {report.points}/{report.max_points} points"
 
@@ -493,7 +495,9 @@ class Lab:
             kept = SavedFiles()
             kept.note = "(autograde: the submission's saved configurations are used as they are)"
             return kept
-        return SavedFiles(replay_mod.save_configs(self.running, self.notebook_dir))
+        name = self.running.instance.name
+        with operations.exclusive(name, "saving from a notebook", SilentProgress()) as running:
+            return SavedFiles(replay_mod.save_configs(running, self.notebook_dir))
 
     # -- routers --------------------------------------------------------------------------
     def router(self, node: str) -> Router:
@@ -591,6 +595,7 @@ class Lab:
                 for name, node in self.lab.topology.nodes.items()
             )
             return Snapshot(self.lab, self.instance, False, views, time.time())
+        operations.withdraw_stale_probes(running)  # a killed check's, if nothing runs now
         out = []
         for name, node in self.lab.topology.nodes.items():
             alive = running.runtime.node_running(running.instance, name)
