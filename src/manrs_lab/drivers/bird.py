@@ -6,6 +6,7 @@ import time
 from ipaddress import ip_network
 
 from manrs_lab.drivers import bird_parse
+from manrs_lab.drivers.bird_ctl import bird_query
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.rtr import Vrp
@@ -28,22 +29,24 @@ class BirdRouter:
         self._hops: dict[str, str] = {}  # probe prefix -> third-party next hop
 
     def birdc(self, command: str) -> str:
+        """What `birdc COMMAND` prints: over the control socket where it is a local file (no
+        process per query), else through the node's exec (containers)."""
         local = self.handle.local_dir
-        argv = ["birdc"]
-        if local is not None:
-            argv += ["-s", str(local / "bird.ctl")]
         for attempt in range(RECONFIGURATION_RETRIES + 1):
-            result = self.handle.exec(argv + command.split())
-            text = bird_parse.strip_banner(result.stdout)
+            if local is not None:
+                text, ok, stderr = bird_query(local / "bird.ctl", command), True, ""
+            else:
+                result = self.handle.exec(["birdc", *command.split()])
+                text, ok, stderr = bird_parse.strip_banner(result.stdout), result.ok, result.stderr
             # A `show` that a `configure` (a probe, on this router) interrupts ends with this
             # line instead of its output: ask again.
-            interrupted = INTERRUPTED in text or INTERRUPTED in result.stderr
+            interrupted = INTERRUPTED in text or INTERRUPTED in stderr
             if not interrupted or attempt == RECONFIGURATION_RETRIES:
                 break
             time.sleep(0.05)
         failed = text.lstrip().startswith(("syntax error", "Unable to connect"))
-        if not result.ok or failed or interrupted:
-            raise ExecError(f"{self.name}: birdc {command!r}: {(text or result.stderr).strip()}")
+        if not ok or failed or interrupted:
+            raise ExecError(f"{self.name}: birdc {command!r}: {(text or stderr).strip()}")
         return text
 
     def sessions(self) -> list[BgpSession]:

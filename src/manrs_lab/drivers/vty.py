@@ -49,16 +49,16 @@ def _connected(sock_path: Path, commands: list[str], timeout: float) -> Iterator
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            _connect(sock, sock_path, time.monotonic() + timeout)
+            connect_retrying(sock, sock_path, time.monotonic() + timeout)
             yield sock
         except OSError as exc:
             more = f" (+{len(commands) - 1} more)" if len(commands) > 1 else ""
             raise ExecError(f"{sock_path}: {commands[0]!r}{more}: {exc}") from exc
 
 
-def _connect(sock: socket.socket, sock_path: Path, deadline: float) -> None:
+def connect_retrying(sock: socket.socket, sock_path: Path, deadline: float) -> None:
     """With a timeout set, an AF_UNIX connect does not wait for room in the daemon's listen
-    backlog: it fails at once with EAGAIN when many probes talk to one bgpd. Try again until
+    backlog: it fails at once with EAGAIN when many probes talk to one daemon. Try again until
     the deadline, as a blocking connect would have waited."""
     pause = 0.002
     while True:
