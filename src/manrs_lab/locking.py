@@ -191,13 +191,12 @@ def is_locked(path: Path) -> bool:
 
 
 def is_our_lock_file(path: Path) -> bool:
-    """A lock file this project wrote (empty, or its JSON with our mark)."""
+    """A lock file this project wrote: its JSON carries our mark (an empty `*.lock`, such as
+    /run/xtables.lock, is someone else's)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError):
         return False
-    if not text:
-        return True
     try:
         info = json.loads(text)
     except ValueError:
