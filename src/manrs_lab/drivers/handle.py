@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from manrs_lab.errors import ExecError
@@ -21,11 +22,12 @@ class NodeHandle:
     def name(self) -> str:
         return self.node.name
 
-    @property
+    # Asked on every state read; the answer resolves paths (a few syscalls): once per handle.
+    @cached_property
     def local_dir(self) -> Path | None:
         return self.runtime.local_dir(self.instance, self.node.name)
 
-    @property
+    @cached_property
     def netns_path(self) -> Path | None:
         return self.runtime.netns_path(self.instance, self.node.name)
 

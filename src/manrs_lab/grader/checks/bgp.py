@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from ipaddress import ip_network
 
 from pydantic import Field, field_validator
@@ -120,7 +121,7 @@ class AliveParams(Params):
 ALIVE_POLL = 0.1
 
 
-def _heard(ctx: CheckContext, names: list[str]) -> dict[tuple[str, str], SessionHeard]:
+def _heard(ctx: CheckContext, names: Iterable[str]) -> dict[tuple[str, str], SessionHeard]:
     return {(n, h.peer): h for n in names for h in ctx.running.router(n).heard()}
 
 
@@ -141,7 +142,7 @@ def bgp_sessions_alive(ctx: CheckContext, params: AliveParams) -> str:
     while True:
         time.sleep(ALIVE_POLL)
         elapsed = time.monotonic() - start
-        now = _heard(ctx, names)
+        now = _heard(ctx, sorted({n for n, _ in silent}))  # only routers still waiting
         gone = [k for k in silent if k not in now]
         if gone:
             raise CheckFailed(
