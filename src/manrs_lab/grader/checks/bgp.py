@@ -74,32 +74,66 @@ def route_received(ctx: CheckContext, params: RouteParams) -> str:
 
 class ObserversParams(Params):
     observers: list[str] = Field(min_length=1)
+    registered: list[str] = Field(
+        default_factory=list,
+        description="what the probing neighbour is registered for: the failure message says "
+        "how each leaked prefix relates to it (a more-specific, a covering prefix, outside)",
+    )
+
+    @field_validator("registered")
+    @classmethod
+    def _nets(cls, value: list[str]) -> list[str]:
+        return [str(ip_network(v, strict=True)) for v in value]
 
     def router_names(self) -> list[str]:
         return self.observers
 
 
+def _relation(prefix: str, registered: list[str], node: str) -> str:
+    """How `prefix` relates to what `node` is registered for, for a failure message."""
+    net = ip_network(prefix)
+    for reg in map(ip_network, registered):
+        if net.version != reg.version:
+            continue
+        if net == reg:
+            return f"{node}'s registered prefix"
+        if net.subnet_of(reg):  # type: ignore[arg-type]
+            return (
+                f"a more-specific (/{net.prefixlen}) of {node}'s registered {reg}: "
+                f"registered is exactly /{reg.prefixlen}"
+            )
+        if net.supernet_of(reg):  # type: ignore[arg-type]
+            return f"a covering prefix of {node}'s registered {reg}, not {reg} itself"
+    if registered:
+        return f"not {node}'s: it is registered for {', '.join(registered)} only"
+    return f"not registered to {node}"
+
+
 @check("probe_not_accepted", ObserversParams, needs_probe=True)
 def probe_not_accepted(ctx: CheckContext, params: ObserversParams) -> str:
-    """No observer holds a route for a probe's prefix originated by the probing AS."""
+    """No observer holds a probe's route (a path through the probing AS with the probe's
+    origin): the learner's import policy dropped it."""
     probe = ctx.require_probe()
     leaks = []
-    for observer in params.observers:
-        for prefix in probe.prefixes:
+    for prefix in dict.fromkeys(probe.prefixes):
+        held = []
+        for observer in params.observers:
             bad = [
-                r for r in ctx.running.router(observer).routes(prefix) if r.origin_as == probe.asn
+                r
+                for r in ctx.running.router(observer).routes(prefix)
+                if r.origin_as == probe.origin_as and probe.asn in r.as_path
             ]
-            leaks += [
-                f"{observer} {'accepted' if observer == ctx.learner else 'received'} {prefix} "
-                f"with AS path {r.path_text} (origin AS{probe.asn})"
-                for r in bad
-            ]
+            verb = "accepted" if observer == ctx.learner else "received"
+            held += [f"{observer} {verb} it with AS path {r.path_text}" for r in bad[:1]]
+        if held:
+            why = _relation(prefix, params.registered, probe.node)
+            leaks.append(f"{prefix} from {probe.node} ({why}): " + ", ".join(held))
     if leaks:
         raise CheckFailed(
-            "; ".join(leaks) + f". {ctx.learner}'s import policy towards {probe.node} "
+            " | ".join(leaks) + f". {ctx.learner}'s import policy towards {probe.node} "
             f"(AS{probe.asn}) let it in: {probe.node} may only announce what it is registered for."
         )
-    return f"{', '.join(probe.prefixes)} from AS{probe.asn} reached none of " + ", ".join(
+    return f"{len(set(probe.prefixes))} prefixes from AS{probe.asn} reached none of " + ", ".join(
         params.observers
     )
 
