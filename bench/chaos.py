@@ -20,9 +20,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,10 +36,13 @@ KILL_WINDOWS = {"up": 1.6, "solve": 2.2, "check": 3.2, "down": 1.0}
 START = 0.3
 
 
+ENV: dict[str, str] = {}  # MANRS_LAB_HOME: a snapshot of the content, taken at the start
+
+
 def cli(
     root: Path, *args: str, timeout: float = 180.0, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MANRS_LAB_STATE_DIR": str(root)}
+    env = {**os.environ, **ENV, "MANRS_LAB_STATE_DIR": str(root)}
     proc = subprocess.run(
         [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -48,7 +53,7 @@ def cli(
 
 def killed(root: Path, delay: float, *args: str) -> bool:
     """Start `manrs-lab ARGS`, SIGKILL it after `delay` s; True if it was still running."""
-    env = {**os.environ, "MANRS_LAB_STATE_DIR": str(root)}
+    env = {**os.environ, **ENV, "MANRS_LAB_STATE_DIR": str(root)}
     proc = subprocess.Popen(
         [*CLI, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -109,7 +114,7 @@ def originated(root: Path, name: str) -> dict[str, set[str]]:
         "print(json.dumps({n: sorted({x.prefix for x in r.router(n).routes() if x.peer is None})"
         " for n in r.router_names()}))\n"
     )
-    env = {**os.environ, "MANRS_LAB_STATE_DIR": str(root)}
+    env = {**os.environ, **ENV, "MANRS_LAB_STATE_DIR": str(root)}
     proc = subprocess.run(
         [sys.executable, "-c", code, name], env=env, capture_output=True, text=True, check=False
     )
@@ -192,6 +197,20 @@ def main() -> int:
     random.seed(args.seed)
     root = args.root.resolve()
     start = time.monotonic()
+    # Graded against a snapshot of the labs: edits to the checkout during a long run change
+    # nothing here.
+    content = Path(tempfile.mkdtemp(prefix="manrs-lab-chaos-content-"))
+    content.chmod(0o755)
+    for part in ("labs", "topologies"):
+        shutil.copytree(REPO / part, content / part)
+    ENV["MANRS_LAB_HOME"] = str(content)
+    try:
+        return run_cycles(args, root, rng, start)
+    finally:
+        shutil.rmtree(content, ignore_errors=True)
+
+
+def run_cycles(args: argparse.Namespace, root: Path, rng: random.Random, start: float) -> int:
     base = baseline(root, args.lab)
     results = []
     for n in range(args.cycles):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -43,16 +45,16 @@ def test_two_instances_side_by_side_are_independent(boot_lab):
     first = boot_lab(LAB)
     second = boot_lab(LAB)
     # Same addresses and interface names in both, kept apart by their namespaces.
-    first.router("cust2").announce(["198.18.1.128/25"])
+    first.router("cust2").announce(["198.18.1.248/29"])
     try:
         seen_first = operations.check(first.instance.name, SilentProgress(), seed=3)
         seen_second = operations.check(second.instance.name, SilentProgress(), seed=3)
         assert not seen_first.passed
         assert not seen_second.passed
-        transit_second = second.router("transit").routes("198.18.1.128/25")
+        transit_second = second.router("transit").routes("198.18.1.248/29")
         assert transit_second == []  # first's announcement never reached second
     finally:
-        first.router("cust2").withdraw(["198.18.1.128/25"])
+        first.router("cust2").withdraw(["198.18.1.248/29"])
     operations.down(first.instance.name, SilentProgress())
     _, nodes = operations.status(second.instance.name)
     assert all(n.running for n in nodes)
@@ -95,14 +97,38 @@ def test_failed_exec_line_removes_what_was_created(tmp_path: Path):
 
 def test_doctor_removes_what_a_crashed_run_left():
     name = unique_instance("crash")
-    operations.up(LAB, SilentProgress(), instance=name)
-    # A crash that lost the record: namespaces and daemons remain, nothing says whose.
-    (Path(os.environ[STATE_ENV]) / name / "instance.json").unlink()
+    running = operations.up(LAB, SilentProgress(), instance=name).running
+    # A crash: the record says "not ready", and one daemon is gone.
+    record = running.instance.folder / "instance.json"
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "ready": False}))
+    pid = int((running.instance.node_dir("transit") / "run" / "bgpd.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
     report = doctor.examine()
+    assert name in report.stale_instances
     assert {netns_name(name, n) for n in NODES} <= set(report.namespaces)
     assert any(f"/{name}/" in text for _, text in report.processes)
-    assert name in report.folders
     doctor.fix(report)
+    assert leftovers(name, NODES) == []
+
+
+def test_doctor_never_removes_what_no_record_proves():
+    name = unique_instance("norecord")
+    running = operations.up(LAB, SilentProgress(), instance=name).running
+    record = running.instance.folder / "instance.json"
+    saved = record.read_text()
+    record.unlink()  # nothing says whose these namespaces and daemons are any more
+    try:
+        report = doctor.examine()
+        assert report.clean, report
+        not_ours = " ".join(what for what, _ in report.not_ours)
+        assert str(running.instance.folder) in not_ours
+        assert netns_name(name, "edge") in not_ours
+        doctor.fix(report)
+        assert all(netns_name(name, n) in existing_namespaces() for n in NODES)
+    finally:
+        record.write_text(saved)
+        operations.down(name, SilentProgress())
     assert leftovers(name, NODES) == []
 
 
