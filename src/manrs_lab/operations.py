@@ -73,7 +73,7 @@ def up(
         with names_claim():
             _refuse_taken(name)
             try:
-                held.enter_context(instance_lock(name, "`up`", progress, wait=False))
+                lock = held.enter_context(instance_lock(name, "`up`", progress, wait=False))
             except InstanceBusy as exc:
                 raise DeployError(f"{exc}: give `--instance OTHER-NAME`") from None
             inst = Instance(
@@ -87,7 +87,12 @@ def up(
             # The claim: once the record exists in a registered root, every other `up` sees it.
             register_state_root(state_root())
             inst.save()
-        return _deploy(lab, inst, runtime, progress)
+        try:
+            return _deploy(lab, inst, runtime, progress)
+        except BaseException:
+            if not inst.folder.exists():
+                remove_held_lock(lock)  # nothing of the instance is left: neither its lock
+            raise
 
 
 def _refuse_taken(name: str) -> None:

@@ -80,7 +80,12 @@ def test_bad_router_config_names_node_and_file_and_leaves_nothing(tmp_path: Path
         operations.up(str(content / "labs" / LAB), SilentProgress(), instance=name)
     assert info.value.node == "transit"
     assert "neighbour 10.0.10.1" in info.value.output
+    # The error names the lab's own file (and its line), not the state folder's copy.
+    assert info.value.path == conf
+    assert str(conf) in info.value.output or "line" in info.value.output
+    assert os.environ[STATE_ENV] not in str(info.value)
     assert leftovers(name, NODES) == []
+    assert not (Path(os.environ[STATE_ENV]) / f"{name}.lock").exists()
 
 
 def test_failed_exec_line_removes_what_was_created(tmp_path: Path):
