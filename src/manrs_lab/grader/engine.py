@@ -22,6 +22,7 @@ from typing import NoReturn
 
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import ExecError, LabError
+from manrs_lab.grader import roa_probe
 from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
 from manrs_lab.grader.journal import ProbeJournal
 from manrs_lab.grader.registry import CheckFailed, get_check
@@ -53,7 +54,9 @@ def grade(
     # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
     lab_asns = frozenset(n.asn for n in running.lab.topology.nodes.values() if n.asn)
     draws = _draw_probes(checks, random.Random(seed), lab_asns)
-    results = _run_scheduled(running, checks, draws, progress, seed)
+    # Probes with `roa:` get fresh ROAs on the RTR cache, published once for the whole run.
+    with roa_probe.published(running, checks, draws, seed, progress) as draws:
+        results = _run_scheduled(running, checks, draws, progress, seed)
     task_results = []
     for task in spec.tasks:
         if tasks is not None and task.id not in tasks:
@@ -100,6 +103,8 @@ def _draw_probes(
         if c.probe is not None:
             node = taken.setdefault(c.probe.announce.node, set())
             node |= {str(ip_network(p)) for p in c.probe.announce.prefixes if isinstance(p, str)}
+    # Nor one probed from another node: two origins of one drawn prefix would compete.
+    anywhere: set[str] = set().union(*taken.values())
     draws: dict[str, DrawnProbe] = {}
     for c in checks:
         if c.probe is None:
@@ -110,8 +115,9 @@ def _draw_probes(
             if isinstance(p, str):
                 drawn.append(p)
                 continue
-            for prefix in _fresh(p, rng, node, c.id):
+            for prefix in _fresh(p, rng, anywhere, c.id):
                 node.add(prefix)
+                anywhere.add(prefix)
                 drawn.append(prefix)
         draws[c.id] = DrawnProbe(tuple(drawn), draw_as_path(c.probe.announce, rng, lab_asns))
     return draws

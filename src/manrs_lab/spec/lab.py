@@ -246,11 +246,21 @@ class SpecialPurpose(Draw):
     lengths: tuple[int, int] | None = Field(
         default=None, description="lengths allowed by the lab's length rule; /8-/24, /16-/48"
     )
+    exclude: list[Prefix] = Field(
+        default_factory=list,
+        description="ranges left out of the draw: those the announcing router cannot originate "
+        "(BIRD refuses 127.0.0.0/8, and in 0.0.0.0/8 anything but 0.0.0.0/N, as bogus routes)",
+    )
 
     @field_validator("lengths")
     @classmethod
     def _range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
         return None if value is None else _lengths_in(value)
+
+    @field_validator("exclude")
+    @classmethod
+    def _excluded(cls, value: list[str]) -> list[str]:
+        return [_network(v) for v in value]
 
     def _bounds(self) -> tuple[int, int]:
         if self.lengths is not None:
@@ -264,7 +274,9 @@ class SpecialPurpose(Draw):
         nets = [
             r.network
             for r in bogon_ranges(4 if self.special_purpose == "ipv4" else 6)
-            if not r.bgp_discards and r.network.prefixlen <= longest
+            if not r.bgp_discards
+            and r.network.prefixlen <= longest
+            and not any(r.network.overlaps(ip_network(x)) for x in self.exclude)
         ]
 
         def inside(net: IPv4Network | IPv6Network) -> Callable[[Any], str]:
@@ -332,8 +344,44 @@ class Announce(Strict):
         return self
 
 
+class RoaPublish(Strict):
+    """Probe: for each prefix the probe announces, a fresh ROA drawn around it is published on
+    the lab's RTR cache for the grading run (`manrs_lab.grader.roa_probe`), so the route's RPKI
+    state is known to the grader but not to a filter that names prefixes. The ROA's prefix is a
+    supernet of the announced one (or the prefix itself) that overlaps no VRP already served, no
+    route in the lab and no other probe's prefix; a drawn announced prefix is drawn again until
+    such a ROA exists."""
+
+    asn: Literal["origin", "first", "other"] = Field(
+        description="the AS the ROA authorizes: the route's `origin` (valid, or length-invalid "
+        "past maxLength); the `first` AS of the path, the announcing neighbour's (origin-invalid "
+        "when the path is relayed: a router that validates the first AS instead of the origin "
+        "accepts it); `other`: a drawn public AS on no path (origin-invalid)"
+    )
+    max_length: tuple[int, int] = Field(
+        description="the ROA's maxLength relative to the announced prefix's length, drawn in "
+        "this range: [0, 0] = the announced length (the boundary), [-1, -1] = one shorter (the "
+        "route is one past maxLength: length-invalid), [0, 4] = up to 4 longer"
+    )
+    lengths: tuple[int, int] | None = Field(
+        default=None,
+        description="lengths of the ROA's prefix, a supernet of (or equal to) the announced "
+        "prefix, at most its maxLength; default: up to 8 shorter than the announced prefix",
+    )
+
+    @field_validator("max_length", "lengths")
+    @classmethod
+    def _range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if value is None else _lengths_in(value)
+
+
 class Probe(Strict):
     announce: Announce
+    roa: RoaPublish | None = Field(
+        default=None,
+        description="publish a fresh ROA around each announced prefix for the grading run (RPKI "
+        "labs): the RPKI state of the probe's routes is drawn, not only their prefixes",
+    )
 
 
 class Check(Strict):

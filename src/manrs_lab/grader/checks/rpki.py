@@ -54,6 +54,26 @@ def _probe_origin_text(probe: ProbeResult) -> str:
     return f"origin AS{probe.origin_as}, sent by {probe.node} (AS{probe.asn})"
 
 
+def _first_as_advice(prefix: str, probe: ProbeResult, vrps: list[Vrp], dropped: bool) -> str:
+    """For a relayed path whose first AS (the neighbour's) and origin differ: the verdict a
+    router that validates the first AS instead of the origin reaches, when it is the wrong one."""
+    if not probe.as_path or probe.asn == probe.origin_as:
+        return ""
+    by_first = rov_state(prefix, probe.asn, vrps)
+    by_origin = rov_state(prefix, probe.origin_as, vrps)
+    if dropped and by_origin is not RpkiState.INVALID and by_first is RpkiState.INVALID:
+        wrong = "drops this route"
+    elif not dropped and by_origin is RpkiState.INVALID and by_first is not RpkiState.INVALID:
+        wrong = f"finds this route {by_first.value} and keeps it"
+    else:
+        return ""
+    return (
+        f" Validating the first AS of the path (AS{probe.asn}, the neighbour's) instead of the "
+        f"origin (AS{probe.origin_as}, the last AS) {wrong}: BIRD `roa_check(TABLE, net, "
+        "bgp_path.last)`, not `bgp_path.first`."
+    )
+
+
 # -- the RTR session ----------------------------------------------------------------------
 class CacheParams(Params):
     router: str = Field(description="the router that must hold an RTR session")
@@ -138,12 +158,14 @@ def rpki_invalid_dropped(ctx: CheckContext, params: ObserversParams) -> str:
             verb = "accepted" if observer == ctx.learner else "received"
             seen += [f"{observer} {verb} it with AS path {r.path_text}" for r in bad]
         if seen:
-            why = explain_state(prefix, probe.origin_as, _published(ctx))
+            vrps = _published(ctx)
+            why = explain_state(prefix, probe.origin_as, vrps)
             view = _learner_view(ctx, prefix, probe)
             leaks.append(
                 f"{prefix} ({_probe_origin_text(probe)}) is RPKI-invalid: {why}. "
                 + "; ".join(seen)
                 + (f" ({view})" if view else "")
+                + _first_as_advice(prefix, probe, vrps, dropped=False)
             )
     if leaks:
         raise CheckFailed(
@@ -173,16 +195,63 @@ def probe_accepted(ctx: CheckContext, params: ObserversParams) -> str:
                 missing.append(
                     f"{observer} has no route for {prefix} ({_probe_origin_text(probe)}; "
                     f"{_paths(routes)}){f': {view}' if view else ''}. Its RPKI state is "
-                    f"{state.value}: {why}"
+                    f"{state.value}: {why}." + _first_as_advice(prefix, probe, vrps, dropped=True)
                 )
     if missing:
         raise CheckFailed(
-            "; ".join(missing) + f". Only invalid routes may be dropped: 'not found' is most "
+            " ".join(missing) + f" Only invalid routes may be dropped: 'not found' is most "
             f"of the Internet (no ROA yet), and valid routes are what RPKI is for. Check "
             f"{ctx.learner}'s import policy towards {probe.node}."
         )
     return f"{', '.join(probe.prefixes)} ({_probe_origin_text(probe)}) reached " + ", ".join(
         params.observers
+    )
+
+
+class InvalidAbsentParams(Params):
+    observers: list[str] = Field(min_length=1)
+    via: str = Field(
+        description="the neighbour whose session is graded: routes whose AS path crosses its AS"
+    )
+
+    def router_names(self) -> list[str]:
+        return [*self.observers, self.via]
+
+
+@check("rpki_invalid_routes_absent", InvalidAbsentParams)
+def rpki_invalid_routes_absent(ctx: CheckContext, params: InvalidAbsentParams) -> str:
+    """No observer holds a route through `via` that is RPKI-invalid for the VRPs the lab's
+    caches serve, whatever its prefix: the lab's standing invalid routes and every probe's."""
+    via_as = ctx.running.router(params.via).asn
+    vrps = _published(ctx)
+    leaks: list[str] = []
+    held = 0
+    for observer in params.observers:
+        for route in ctx.running.router(observer).routes():
+            if route.peer is None or via_as not in route.as_path:
+                continue
+            held += 1
+            if rov_state(route.prefix, route.origin_as, vrps) is RpkiState.INVALID:
+                why = explain_state(route.prefix, route.origin_as, vrps)
+                leaks.append(
+                    f"{observer} holds {route.prefix} with AS path {route.path_text}: "
+                    f"RPKI-invalid, {why}"
+                )
+    if leaks:
+        frr = ctx.running.lab.topology.nodes[ctx.learner].role is Role.FRR
+        pitfall = (
+            " FRR filters a route it already holds again only when asked: after changing the "
+            "policy, and once the VRPs are loaded, `clear bgp ipv4 unicast * soft in`."
+            if frr
+            else ""
+        )
+        raise CheckFailed(
+            "; ".join(leaks) + f". {ctx.learner} must drop every RPKI-invalid route it learns "
+            f"from {params.via}, whatever its prefix: the routes already there too.{pitfall}"
+        )
+    return (
+        f"none of the {held} routes through {params.via} that {', '.join(params.observers)} "
+        "hold is RPKI-invalid"
     )
 
 
