@@ -15,9 +15,13 @@ from ipaddress import ip_network
 
 from pydantic import Field, field_validator
 
+from manrs_lab.drivers.bird import BirdRouter
+from manrs_lab.drivers.bird_parse import parse_routes_all as bird_routes
+from manrs_lab.drivers.frr import FrrRouter
+from manrs_lab.errors import LabError
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
-from manrs_lab.state import BgpRoute
+from manrs_lab.state import BgpRoute, BgpSession
 
 LEARN_TIMEOUT = 5.0
 POLL = 0.05
@@ -76,9 +80,12 @@ def _wait_learned(
     origin: str,
     prefixes: tuple[str, ...],
     observer_asns: set[int],
+    *,
+    best: bool = False,
 ) -> None:
-    """Until every leaker holds each prefix through a neighbour that is not an observer: only
-    then could a leak reach the observers. Probe routes cross the lab in milliseconds."""
+    """Until every leaker holds each prefix through a neighbour that is not an observer (as
+    its best path, with `best`: what it would export): only then could a leak reach the
+    observers. Probe routes cross the lab in milliseconds."""
     deadline = time.monotonic() + LEARN_TIMEOUT
     while True:
         missing = [
@@ -86,7 +93,7 @@ def _wait_learned(
             for leaker in leakers
             for prefix in prefixes
             if not any(
-                r.as_path and r.as_path[0] not in observer_asns
+                r.as_path and r.as_path[0] not in observer_asns and (r.best or not best)
                 for r in ctx.running.router(leaker).routes(prefix)
             )
         ]
@@ -94,6 +101,17 @@ def _wait_learned(
             return
         if time.monotonic() > deadline:
             leaker, prefix = missing[0]
+            held = [
+                r
+                for r in ctx.running.router(leaker).routes(prefix)
+                if r.as_path and r.as_path[0] not in observer_asns
+            ]
+            if held:
+                raise CheckFailed(
+                    f"{leaker} holds {prefix}, which {origin} announced, with AS path "
+                    f"{held[0].path_text} but prefers another path to it, so the leak could "
+                    f"not be tested. Leave {leaker}'s route preferences as they were."
+                )
             raise CheckFailed(
                 f"{leaker} never learned {prefix}, which {origin} announced, from its other "
                 f"provider, so the leak could not be tested. {leaker} must still receive its "
@@ -129,6 +147,79 @@ def _describe_leak(
 
 def _node_name(ctx: CheckContext, asn: int) -> str:
     return next((n.name for n in ctx.running.lab.topology.routers() if n.asn == asn), f"AS{asn}")
+
+
+class ExportParams(Params):
+    leakers: list[str] = Field(
+        min_length=1, description="routers whose announcement of the probe would be a leak"
+    )
+    towards: list[str] = Field(
+        min_length=1,
+        description="the leakers' neighbours (providers, peers) they must not announce the "
+        "probe to: graded from what each leaker exports on its sessions with them, so an "
+        "import filter on the receiving side cannot hide a leak",
+    )
+
+    def router_names(self) -> list[str]:
+        return [*self.leakers, *self.towards]
+
+
+def _exported(ctx: CheckContext, leaker: str, session: BgpSession, prefix: str) -> bool:
+    """Whether `leaker` announces `prefix` on `session` (after its export policy)."""
+    router = ctx.running.router(leaker)
+    if isinstance(router, BirdRouter):
+        if not session.name:
+            raise LabError(f"{leaker}: BIRD session with {session.peer} has no protocol name")
+        text = router.birdc(
+            f"show route all where net = {ip_network(prefix)} export {session.name}"
+        )
+        return bool(bird_routes(text, router.asn))
+    if isinstance(router, FrrRouter):
+        family = "ipv6" if ip_network(prefix).version == 6 else "ipv4"
+        doc = router.show_json(
+            f"show bgp {family} unicast neighbors {session.peer} advertised-routes json"
+        )
+        announced = doc.get("advertisedRoutes", {}) if isinstance(doc, dict) else {}
+        return str(ip_network(prefix)) in announced
+    raise LabError(f"{leaker}: cannot read what it exports ({type(router).__name__})")
+
+
+@check("leak_not_exported", ExportParams, needs_probe=True)
+def leak_not_exported(ctx: CheckContext, params: ExportParams) -> str:
+    """Every leaker learned the probe's routes from a neighbour that is not in `towards`, and
+    announces none of them to a neighbour in `towards` (read on the leaker: its export)."""
+    probe = ctx.require_probe()
+    towards = {ctx.running.router(n).asn: n for n in params.towards}
+    _wait_learned(ctx, params.leakers, probe.node, probe.prefixes, set(towards), best=True)
+    leaks = []
+    for leaker in params.leakers:
+        router = ctx.running.router(leaker)
+        sessions = [s for s in router.sessions() if s.remote_as in towards]
+        found: dict[tuple[str, str], list[str]] = {}  # (to, learned from) -> prefixes
+        for prefix in probe.prefixes:
+            learned = next((r for r in router.routes(prefix) if r.best and r.as_path), None)
+            if learned is None:
+                continue
+            source = _node_of_as(ctx, learned.as_path[0])
+            exported = {towards[s.remote_as] for s in sessions if _exported(ctx, leaker, s, prefix)}
+            for to in sorted(exported):
+                found.setdefault((to, source), []).append(f"{prefix} (AS path {learned.path_text})")
+        leaks += [
+            f"{leaker} (AS{router.asn}) announces to {to} {', '.join(prefixes)}, learned from "
+            f"{source}: a route leak."
+            for (to, source), prefixes in found.items()
+        ]
+    if leaks:
+        raise CheckFailed(
+            " ".join(leaks) + f" Look at {', '.join(params.leakers)}'s export policy towards "
+            f"{', '.join(params.towards)}: a customer announces to each of its providers only "
+            "its own prefixes, never what it learned from another provider."
+        )
+    return (
+        f"{', '.join(probe.prefixes)} (announced by {probe.node}) reached "
+        f"{', '.join(params.leakers)}, which announces none of them to "
+        f"{', '.join(params.towards)}"
+    )
 
 
 class PathParams(Params):
