@@ -114,3 +114,19 @@ def test_as_path_draws_whole_classes_and_pads_to_the_exact_length():
 def test_as_path_length_shorter_than_the_path_is_refused():
     with pytest.raises(ValidationError, match="as_path_length"):
         Announce(node="peer", prefixes=["198.18.5.0/24"], as_path=[1, 2, 3], as_path_length=3)
+
+
+@pytest.mark.parametrize("kind", ["private", "reserved", "public"])
+@pytest.mark.parametrize("bits", [16, 32])
+def test_asn_draws_of_one_size_stay_in_that_size(kind: str, bits: int):
+    announce = Announce(
+        node="peer", prefixes=["198.18.5.0/24"], as_path=[{"asn": kind, "bits": bits}]
+    )
+    lab = frozenset({64500, 64501, 64510, 64511})
+    for seed in range(100):
+        (asn,) = draw_as_path(announce, random.Random(seed), lab)
+        assert (asn <= 65535) == (bits == 16)
+        found = special_asn(asn)
+        assert found is not None
+        assert found.kind == ("documentation" if kind == "public" else kind)
+        assert asn not in lab

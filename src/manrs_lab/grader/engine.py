@@ -142,16 +142,23 @@ def draw_as_path(
 ) -> tuple[int, ...]:
     """The probe's relayed or forged path with its `{asn: ...}` items drawn, padded with public
     ASNs to `as_path_length` (padding goes right after the announcing node's own AS)."""
-    path = [a if isinstance(a, int) else _draw_asn(a.asn, rng, lab_asns) for a in announce.as_path]
+    path = [
+        a if isinstance(a, int) else _draw_asn(a.asn, rng, lab_asns, a.bits)
+        for a in announce.as_path
+    ]
     if announce.as_path_length is not None:
         pad = announce.as_path_length - 1 - len(path)
         path = [_draw_asn("public", rng, lab_asns) for _ in range(pad)] + path
     return tuple(path)
 
 
-def _draw_asn(kind: str, rng: random.Random, lab_asns: frozenset[int]) -> int:
+def _draw_asn(
+    kind: str, rng: random.Random, lab_asns: frozenset[int], bits: int | None = None
+) -> int:
     # The labs' "public" ASNs are the documentation ranges (RFC 5398).
     ranges = asn_ranges("documentation" if kind == "public" else kind)
+    if bits is not None:  # 16-bit ranges end at 65535, 32-bit ones start above it
+        ranges = tuple(r for r in ranges if (r.last <= 65535) == (bits == 16))
     for _ in range(MAX_DRAWS):
         # A range first, then a number in it: 16-bit private ASNs are as likely as 32-bit ones;
         # a range's two ends are drawn now and then, so its boundaries get probed too.

@@ -292,6 +292,11 @@ class AsnDraw(Strict):
     (`private`, `reserved`), or a `public` one (documentation ASNs no lab router uses)."""
 
     asn: Literal["private", "reserved", "public"]
+    bits: Literal[16, 32] | None = Field(
+        default=None,
+        description="only 16-bit (up to 65535) or only 32-bit (above) AS numbers of the class: "
+        "probes that must cover both sizes on every check, deterministically. Absent: either.",
+    )
 
 
 AsPathItem = Annotated[int, Field(ge=0, le=4294967295)] | AsnDraw
