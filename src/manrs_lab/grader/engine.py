@@ -103,7 +103,8 @@ def _draw_probes(
         if c.probe is not None:
             node = taken.setdefault(c.probe.announce.node, set())
             node |= {str(ip_network(p)) for p in c.probe.announce.prefixes if isinstance(p, str)}
-    # Nor one probed from another node: two origins of one drawn prefix would compete.
+    # Nor, where the space allows, one probed from another node: two origins of one drawn
+    # prefix would compete (a range with room for one prefix, a /24 bogon, is shared).
     anywhere: set[str] = set().union(*taken.values())
     draws: dict[str, DrawnProbe] = {}
     for c in checks:
@@ -115,7 +116,7 @@ def _draw_probes(
             if isinstance(p, str):
                 drawn.append(p)
                 continue
-            for prefix in _fresh(p, rng, anywhere, c.id):
+            for prefix in _fresh(p, rng, node, c.id, anywhere):
                 node.add(prefix)
                 anywhere.add(prefix)
                 drawn.append(prefix)
@@ -123,13 +124,21 @@ def _draw_probes(
     return draws
 
 
-def _fresh(p: Draw, rng: random.Random, taken: set[str], check_id: str) -> list[str]:
-    """`p`'s prefixes, each slot drawn again until it is not one `taken` (or this) holds."""
+def _fresh(
+    p: Draw,
+    rng: random.Random,
+    taken: set[str],
+    check_id: str,
+    shun: frozenset[str] | set[str] = frozenset(),
+) -> list[str]:
+    """`p`'s prefixes, each slot drawn again until it is not one `taken` (or this) holds, nor
+    for the first half of the attempts one of `shun` (other nodes' probes)."""
     out: list[str] = []
     for slot in p.slots():
-        for _ in range(MAX_DRAWS):
+        for attempt in range(MAX_DRAWS):
             prefix = slot(rng)
-            if prefix not in taken and prefix not in out:
+            shunned = prefix in shun and attempt < MAX_DRAWS // 2
+            if prefix not in taken and prefix not in out and not shunned:
                 break
         else:
             raise LabError(f"check {check_id}: no free prefix to draw (last: {prefix})")
