@@ -64,6 +64,14 @@ def _overlaps(net: Network, taken: Sequence[Network]) -> bool:
     return any(net.version == t.version and net.overlaps(t) for t in taken)
 
 
+def _network(prefix: str) -> Network | None:
+    """A route's prefix; None for what is not one (BIRD lists ROA table rows, `P-maxlen`)."""
+    try:
+        return ip_network(prefix)
+    except ValueError:
+        return None
+
+
 def _slots(announce_prefixes: Sequence[Any]) -> list[Any]:
     """The drawing function behind each announced prefix, in order (None: a fixed prefix)."""
     out: list[Any] = []
@@ -278,7 +286,7 @@ def published(
     for name in running.router_names():
         router = running.router(name)
         router_asns[name] = router.asn
-        taken += [ip_network(r.prefix) for r in router.routes()]
+        taken += [net for r in router.routes() if (net := _network(r.prefix)) is not None]
     roas = draw_probe_roas(checks, draws, taken, random.Random(f"{seed}:probe-roas"), router_asns)
     added = roas.all()
     progress.step(f"publishing {len(added)} probe ROAs on the RPKI cache")
