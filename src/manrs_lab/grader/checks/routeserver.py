@@ -13,9 +13,13 @@ from ipaddress import ip_network
 
 from pydantic import Field
 
+from manrs_lab.drivers.bird import BirdRouter
+from manrs_lab.drivers.frr import FrrRouter
+from manrs_lab.errors import ExecError
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.spec.topology import Role
+from manrs_lab.special_purpose import bogon_of
 from manrs_lab.state import BgpRoute
 
 # Special-purpose IPv4/IPv6 space a learner is likely to meet (RFC 6890), for messages only.
@@ -43,6 +47,7 @@ class Rule(StrEnum):
     FIRST_AS = "first_as"
     NEXT_HOP = "next_hop"
     BOGON = "bogon"
+    LIMIT = "limit"
 
 
 class ViolationParams(Params):
@@ -111,8 +116,10 @@ def _why(ctx: CheckContext, params: ViolationParams, probe: ProbeResult, route: 
             f"a router that never offered the route. Accept a member's routes only with the "
             "member's own address as next hop (BIRD: `bgp_next_hop`)"
         )
+    bogon = bogon_of(route.prefix)
+    what = bogon.describe() if bogon is not None else special_purpose(route.prefix)
     return (
-        f"{route.prefix} is {special_purpose(route.prefix) or 'special-purpose space'}: no one "
+        f"{route.prefix} is {what or 'special-purpose space'}: no one "
         f"may announce it, even if it is registered in {probe.node}'s IRR data. Drop bogons "
         "from every member"
     )
@@ -153,6 +160,58 @@ def rs_violation_dropped(ctx: CheckContext, params: ViolationParams) -> str:
     )
 
 
+class AcceptedParams(Params):
+    observers: list[str] = Field(min_length=1, description="members that must get the routes")
+    rule: Rule | None = Field(
+        default=None,
+        description="the rule a wrong filter most likely applies to drop them (for the message)",
+    )
+    limit: int | None = Field(default=None, description="the member's prefix limit (messages)")
+
+    def router_names(self) -> list[str]:
+        return self.observers
+
+
+def _dropped_why(ctx: CheckContext, params: AcceptedParams, probe: ProbeResult) -> str:
+    member = f"{probe.node} (AS{probe.asn})"
+    if params.rule is Rule.FIRST_AS:
+        return (
+            f"{member} relays it for AS{probe.origin_as}: its first AS is the member's, its "
+            "origin is not. A first-AS rule compares the first AS (BIRD `bgp_path.first`) with "
+            "the member's AS, not the origin (`bgp_path.last`)"
+        )
+    if params.rule is Rule.LIMIT:
+        held = len(_member_routes(ctx, ctx.learner, probe.asn))
+        return (
+            f"{member} sends {len(probe.prefixes)} more routes, {held} in all as {ctx.learner} "
+            f"holds them, within its limit of {params.limit}: every route up to the limit must "
+            "pass (a limit lower than the member's PeeringDB figure, or one counting routes "
+            "the filter rejected, drops legitimate routes)"
+        )
+    return f"{member} may announce it: it breaks no rule"
+
+
+@check("rs_route_accepted", AcceptedParams, needs_probe=True)
+def rs_route_accepted(ctx: CheckContext, params: AcceptedParams) -> str:
+    """Every observer holds every probe route, with the path the member sent: the route server
+    passed on what breaks no rule."""
+    probe = ctx.require_probe()
+    missing = [
+        f"{observer} has no {prefix} from {probe.node}"
+        for observer in params.observers
+        for prefix in probe.prefixes
+        if not any(_from_probe(r, probe) for r in ctx.running.router(observer).routes(prefix))
+    ]
+    if missing:
+        raise CheckFailed(
+            "; ".join(missing)
+            + f" (AS path {' '.join(map(str, (probe.asn, *probe.as_path)))}): "
+            + _dropped_why(ctx, params, probe)
+            + f". {_where_to_look(ctx, probe)}"
+        )
+    return f"{', '.join(probe.prefixes)} from {probe.node} reached " + ", ".join(params.observers)
+
+
 LIMIT_SETTLE = 5.0  # seconds for a member's burst to reach the route server and its members
 
 
@@ -165,10 +224,12 @@ class LimitParams(Params):
 
 
 def _member_routes(ctx: CheckContext, observer: str, asn: int) -> list[BgpRoute]:
+    """The member's routes at `observer`, other checks' probes left out (one just withdrawn
+    may linger a moment): what the member announces itself, and this check's burst."""
     return [
         r
         for r in ctx.running.router(observer).routes()
-        if r.peer is not None and r.as_path[:1] == (asn,)
+        if r.peer is not None and r.as_path[:1] == (asn,) and r.prefix not in ctx.others_probe
     ]
 
 
@@ -222,3 +283,33 @@ def rs_prefix_limit(ctx: CheckContext, params: LimitParams) -> str:
                 f"{params.limit}. Is {ctx.learner} dropping them for another reason?"
             )
         time.sleep(0.1)
+
+
+class LimitResetParams(Params):
+    member: str = Field(description="the member whose session a limit probe may have tripped")
+
+    def router_names(self) -> list[str]:
+        return [self.member]
+
+
+@check("rs_limit_reset", LimitResetParams)
+def rs_limit_reset(ctx: CheckContext, params: LimitResetParams) -> str:
+    """Undo what a prefix-limit probe left once its burst is withdrawn (no points; never
+    fails): a BIRD `import limit ... action block` stays blocked after the routes are gone
+    (a reload lifts it, with the learner's own filters), and a tripped FRR session stays down
+    until cleared. Otherwise the member's routes would be blocked at the next check."""
+    learner = ctx.running.router(ctx.learner)
+    asn = ctx.running.router(params.member).asn
+    session = next((s for s in learner.sessions() if s.remote_as == asn), None)
+    if session is None:
+        return f"{ctx.learner} has no session with {params.member}: nothing to reset"
+    try:
+        if isinstance(learner, BirdRouter) and session.name:
+            learner.birdc(f"reload in {session.name}")
+            return f"{ctx.learner} re-imported {params.member}'s routes (any limit lifted)"
+        if isinstance(learner, FrrRouter) and "PfxCt" in session.state:
+            learner.bgpd_commands([f"clear bgp {session.peer}"])
+            return f"{ctx.learner}'s session with {params.member} restarted after its limit"
+    except ExecError as exc:
+        return f"could not reset {params.member}'s limit on {ctx.learner}: {exc}"
+    return f"{params.member}'s session on {ctx.learner} needs no reset"
