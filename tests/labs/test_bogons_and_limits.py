@@ -19,20 +19,23 @@ SOLUTION = (
     Path(__file__).resolve().parents[2] / "labs" / LAB / "solution" / "edge.conf"
 ).read_text()
 LISTS, _, _ = SOLUTION.partition("router bgp 64500")
-TASK_CHECKS = {
-    "v4-bogons-dropped",
-    "v6-bogons-dropped",
-    "lengths-dropped",
-    "long-path-dropped",
-    "private-asn-dropped",
-    "private-asn32-dropped",
-    "burst-trips-limit",
-}
+NEIGHBOURS = ("cust1", "transit", "peer")
+RULES = ("bogons", "lengths", "long-path", "private-asn", "reserved-asn")
+DROP_CHECKS = {f"{n}-{rule}-dropped" for n in NEIGHBOURS for rule in RULES}
+TASK_CHECKS = DROP_CHECKS | {"burst-trips-limit"}
+
+
+def each(rule: str) -> set[str]:
+    """The check of `rule` on every neighbour's sessions."""
+    return {f"{n}-{rule}" for n in NEIGHBOURS}
+
+
 V4_PEERS = ("10.0.1.2", "10.0.10.2", "10.0.11.2")
 V6_PEERS = ("fd00:0:1::2", "fd00:0:10::2", "fd00:0:11::2")
 
 # Correct, written differently: lists of what is bad (permit = match), deny clauses in one
-# route-map per family, an anchored path-length rule, a tighter limit with a 1-minute restart.
+# route-map per family, an anchored path-length rule, a 1-minute restart; Teredo, benchmarking
+# and ORCHID as one /27, class D and E as one /3.
 ROUTE_MAP_STYLE = (
     "\n".join(
         f"ip prefix-list MARTIANS-V4 seq {10 * i} permit {p}"
@@ -45,7 +48,9 @@ ROUTE_MAP_STYLE = (
                 "127.0.0.0/8 le 32",
                 "169.254.0.0/16 le 32",
                 "172.16.0.0/12 le 32",
+                "192.0.0.0/24 le 32",
                 "192.0.2.0/24 le 32",
+                "192.88.99.0/24 le 32",
                 "192.168.0.0/16 le 32",
                 "198.51.100.0/24 le 32",
                 "203.0.113.0/24 le 32",
@@ -63,11 +68,15 @@ ROUTE_MAP_STYLE = (
             [
                 "::/0",
                 "::/8 le 128",
-                "2001:2::/48 le 128",
-                "2001:10::/28 le 128",
+                "64:ff9b:1::/48 le 128",
+                "100::/64 le 128",
+                "2001::/27 le 128",
+                "2001:20::/28 le 128",
                 "2002::/16 le 128",
                 "3ffe::/16 le 128",
+                "5f00::/16 le 128",
                 "fc00::/7 le 128",
+                "fec0::/10 le 128",
                 "fe80::/10 le 128",
                 "ff00::/8 le 128",
                 "::/0 ge 49",
@@ -85,6 +94,9 @@ bgp as-path access-list ABSURD seq 14 permit _655[0-2][0-9]_
 bgp as-path access-list ABSURD seq 15 permit _6553[0-5]_
 bgp as-path access-list ABSURD seq 20 permit _4[2-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_
 bgp as-path access-list ABSURD seq 30 permit _23456_
+bgp as-path access-list ABSURD seq 31 permit _(6555[2-9]|655[6-9][0-9]|65[6-9][0-9][0-9])_
+bgp as-path access-list ABSURD seq 32 permit _(6[6-9][0-9]{3}|[7-9][0-9]{4}|1[0-2][0-9]{4})_
+bgp as-path access-list ABSURD seq 33 permit _(130[0-9]{3}|1310[0-6][0-9]|13107[01])_
 bgp as-path access-list ABSURD seq 40 permit ^[0-9]+( [0-9]+){50}
 route-map IMPORT-V4 deny 10
  match ip address prefix-list MARTIANS-V4
@@ -106,10 +118,10 @@ router bgp 64500
  address-family ipv4 unicast
 """
     + "".join(f"  neighbor {p} route-map IMPORT-V4 in\n" for p in V4_PEERS)
-    + "  neighbor 10.0.1.2 maximum-prefix 5 restart 1\n"
+    + "  neighbor 10.0.1.2 maximum-prefix 10 restart 1\n"
     + " exit-address-family\n address-family ipv6 unicast\n"
     + "".join(f"  neighbor {p} route-map IMPORT-V6 in\n" for p in V6_PEERS)
-    + "  neighbor fd00:0:1::2 maximum-prefix 5 restart 1\n"
+    + "  neighbor fd00:0:1::2 maximum-prefix 10 restart 1\n"
     + " exit-address-family\nexit\n"
 )
 
@@ -145,6 +157,61 @@ NO_RESTART = SOLUTION.replace(" restart 5", "")
 # Plausible mistake: the path-length rule written with `_`, which matches short paths too.
 UNDERSCORE_LENGTH = SOLUTION.replace("deny ([0-9]+ ){50}[0-9]+", "deny ([0-9]+_){51}")
 
+# Deny exactly what the guide used to name: the bogon ranges its text listed (no 192.0.0.0/24,
+# 192.88.99.0/24, 64:ff9b:1::/48, Teredo, ORCHIDv2, SRv6 SIDs).
+NAMED_BOGONS_ONLY = "".join(
+    line + "\n"
+    for line in SOLUTION.splitlines()
+    if not any(
+        f" deny {r} " in line
+        for r in (
+            "192.0.0.0/24",
+            "192.88.99.0/24",
+            "64:ff9b:1::/48",
+            "2001::/32",
+            "2001:20::/28",
+            "5f00::/16",
+        )
+    )
+)
+
+# Deny exactly the two private ASNs the old probes used (and the path-length rule).
+TWO_PRIVATE_ASNS = "".join(
+    line + "\n"
+    for line in SOLUTION.splitlines()
+    if not line.startswith(
+        tuple(f"bgp as-path access-list SANE-PATHS seq {n} " for n in (10, 20, 30))
+    )
+) + (
+    "bgp as-path access-list SANE-PATHS seq 11 deny _65113_\n"
+    "bgp as-path access-list SANE-PATHS seq 12 deny _4200000123_\n"
+)
+
+# Boundaries: a path limit at 60 (the old probe had 61 hops) and one at 49.
+PATH_LIMIT_60 = SOLUTION.replace("deny ([0-9]+ ){50}[0-9]+", "deny ([0-9]+ ){60}[0-9]+")
+PATH_LIMIT_49 = SOLUTION.replace("deny ([0-9]+ ){50}[0-9]+", "deny ([0-9]+ ){49}[0-9]+")
+
+# Boundaries: /25 and /49 let through; /24 and /48 dropped; /8 dropped.
+LENGTHS_ONE_TOO_LONG = (
+    SOLUTION.replace("deny 0.0.0.0/0 ge 25", "deny 0.0.0.0/0 ge 26")
+    .replace("deny ::/0 ge 49", "deny ::/0 ge 50")
+    .replace("permit 0.0.0.0/0 le 24", "permit 0.0.0.0/0 le 32")
+    .replace("permit ::/0 le 48", "permit ::/0 le 128")
+)
+LENGTHS_ONE_TOO_SHORT = SOLUTION.replace("deny 0.0.0.0/0 le 7", "deny 0.0.0.0/0 le 8").replace(
+    "deny ::/0 le 15", "deny ::/0 le 16"
+)
+
+# Boundaries of the limit: one that trips at 10 per family, one that lets 12 in.
+LIMIT_TOO_LOW = SOLUTION.replace("maximum-prefix 10 restart 5", "maximum-prefix 8 restart 5")
+LIMIT_TOO_HIGH = SOLUTION.replace("maximum-prefix 10 restart 5", "maximum-prefix 11 restart 5")
+
+# Over-broad: 172.0.0.0/8 for 172.16.0.0/12 drops real networks next to it.
+OVERBROAD_172 = SOLUTION.replace("deny 172.16.0.0/12 le 32", "deny 172.0.0.0/8 le 32")
+
+# Private 16-bit ASNs only: the 32-bit range forgotten (the reserved 4294967295 kept).
+PRIVATE_16_BIT_ONLY = SOLUTION.replace("seq 20 deny _42[0-9]{8}_\n", "seq 20 deny _4294967295_\n")
+
 
 def graded(running: RunningLab, config: str | None = None) -> GradeReport:
     if config is not None:
@@ -162,16 +229,21 @@ def test_unsolved_lab_fails_every_task_and_says_what_got_through(boot_lab):
     assert failed_ids(report) == TASK_CHECKS
     assert report.points == 0
     said = messages(report)
-    assert "from peer is a bogon: private (RFC 1918)" in said["v4-bogons-dropped"]
-    assert "0.0.0.0/0 from peer is a default route" in said["v4-bogons-dropped"]
-    assert "edge accepted it with AS path 64511" in said["v4-bogons-dropped"]
-    assert "::/0 from transit is a default route" in said["v6-bogons-dropped"]
-    assert "unique local (RFC 4193)" in said["v6-bogons-dropped"]
-    assert "is too long: /" in said["lengths-dropped"]
-    assert "is too short: /" in said["lengths-dropped"]
-    assert "an AS path of 61 hops (more than 50)" in said["long-path-dropped"]
-    assert "private AS [65113] in the AS path" in said["private-asn-dropped"]
-    assert "private AS [4200000123] in the AS path" in said["private-asn32-dropped"]
+    assert (
+        "from peer is a bogon: private (RFC 1918), inside 10.0.0.0/8" in said["peer-bogons-dropped"]
+    )
+    assert "0.0.0.0/0 from peer is a default route" in said["peer-bogons-dropped"]
+    assert "edge accepted it with AS path 64511" in said["peer-bogons-dropped"]
+    assert "::/0 from transit is a default route" in said["transit-bogons-dropped"]
+    assert "unique local (RFC 4193)" in said["transit-bogons-dropped"]
+    assert "TEREDO (RFC 4380)" in said["cust1-bogons-dropped"]
+    assert "is too long: /25 is longer than /24" in said["cust1-lengths-dropped"]
+    assert "is too long: /49 is longer than /48" in said["cust1-lengths-dropped"]
+    assert "is too short: /7 is shorter than /8" in said["cust1-lengths-dropped"]
+    assert "is too short: /15 is shorter than /16" in said["cust1-lengths-dropped"]
+    assert "an AS path of 51 hops (more than 50)" in said["transit-long-path-dropped"]
+    assert "private AS [42" in said["cust1-private-asn-dropped"]
+    assert "reserved AS" in said["transit-reserved-asn-dropped"]
     assert "IPv4 session with cust1 (10.0.1.2) stayed Established" in said["burst-trips-limit"]
     assert "no maximum-prefix limit tripped" in said["burst-trips-limit"]
     assert all(t.next_hint for t in report.tasks)
@@ -187,6 +259,10 @@ def test_reference_solution_gets_full_marks(boot_lab):
     assert (
         "IPv6 session with cust1 (fd00:0:1::2): limit tripped, restarts in"
         in (evidence["burst-trips-limit"])
+    )
+    assert (
+        "IPv4 session with cust1 (10.0.1.2): 10 prefixes, Established"
+        in (evidence["limit-not-reached"])
     )
     # The grader cleared the tripped sessions: a second run starts from a working lab.
     again = graded(running)
@@ -211,12 +287,12 @@ def test_real_world_bogon_list_drops_the_lab_internet_and_fails(boot_lab):
 def test_filters_on_the_transit_session_only_fail(boot_lab):
     report = graded(boot_lab(LAB), TRANSIT_ONLY)
     failed = failed_ids(report)
-    assert {"v4-bogons-dropped", "lengths-dropped", "private-asn-dropped"} <= failed
-    assert {"v6-bogons-dropped", "long-path-dropped"}.isdisjoint(failed)  # sent by transit
+    assert {c for c in DROP_CHECKS if not c.startswith("transit-")} <= failed
+    assert not {c for c in DROP_CHECKS if c.startswith("transit-")} & failed
     assert "look at edge's import policy on its sessions with peer" in (
-        messages(report)["v4-bogons-dropped"].lower()
+        messages(report)["peer-bogons-dropped"].lower()
     )
-    assert report.task("bogon-prefixes").points == 0
+    assert report.points == 0
 
 
 def test_limit_without_restart_fails_and_the_lab_recovers(boot_lab):
@@ -232,7 +308,53 @@ def test_limit_without_restart_fails_and_the_lab_recovers(boot_lab):
 
 def test_path_length_rule_with_underscores_drops_normal_paths(boot_lab):
     report = graded(boot_lab(LAB), UNDERSCORE_LENGTH)
-    assert failed_ids(report) == {"normal-path-accepted"}
-    assert "edge has no route for" in messages(report)["normal-path-accepted"]
-    assert "filters are too strict" in messages(report)["normal-path-accepted"]
+    assert each("path-at-limit-accepted") <= failed_ids(report)
+    message = messages(report)["peer-path-at-limit-accepted"]
+    assert "edge has no route for" in message
+    assert "(AS path 64511 " in message
+    assert "50 hops). Nothing is wrong with these routes" in message
     assert report.task("as-paths").points == 0
+
+
+@pytest.mark.parametrize(
+    ("config", "failing", "task"),
+    [
+        (NAMED_BOGONS_ONLY, each("bogons-dropped"), "bogon-prefixes"),
+        (
+            OVERBROAD_172,
+            {"transit-next-to-bogons-accepted", "peer-next-to-bogons-accepted"},
+            "bogon-prefixes",
+        ),
+        (LENGTHS_ONE_TOO_LONG, each("lengths-dropped"), "prefix-lengths"),
+        (LENGTHS_ONE_TOO_SHORT, each("lengths-accepted"), "prefix-lengths"),
+        (PATH_LIMIT_60, each("long-path-dropped"), "as-paths"),
+        (PATH_LIMIT_49, each("path-at-limit-accepted"), "as-paths"),
+        (TWO_PRIVATE_ASNS, each("private-asn-dropped") | each("reserved-asn-dropped"), "as-paths"),
+        (
+            PRIVATE_16_BIT_ONLY,
+            {"cust1-private-asn-dropped", "peer-private-asn-dropped"},
+            "as-paths",
+        ),
+        (LIMIT_TOO_LOW, {"limit-not-reached"}, "max-prefix"),
+        (LIMIT_TOO_HIGH, {"burst-trips-limit"}, "max-prefix"),
+    ],
+    ids=[
+        "named-bogons-only",
+        "overbroad-172",
+        "lengths-25-49-pass",
+        "lengths-24-8-dropped",
+        "path-limit-60",
+        "path-limit-49",
+        "two-private-asns",
+        "private-16-bit-only",
+        "limit-8",
+        "limit-11",
+    ],
+)
+def test_a_rule_off_by_a_little_loses_its_task(boot_lab, config, failing, task):
+    report = graded(boot_lab(LAB), config)
+    assert failing <= failed_ids(report)
+    assert report.task(task).points == 0
+    if config is not OVERBROAD_172:  # a drawn public prefix may fall in 172/8 too
+        assert failed_ids(report) == failing
+        assert report.points == report.max_points - report.task(task).max_points

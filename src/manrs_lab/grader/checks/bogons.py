@@ -16,37 +16,8 @@ from manrs_lab.drivers.frr import FrrRouter
 from manrs_lab.errors import LabError
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, Params, check
+from manrs_lab.special_purpose import bogon_of, special_asn
 from manrs_lab.state import BgpRoute, BgpSession
-
-# What the lab's filters must drop, to explain a verdict. 198.18.0.0/15 and 2001:db8::/32 are
-# deliberately absent: they are the lab's Internet (docs/addressing.md).
-BOGONS: list[tuple[str, str]] = [
-    ("0.0.0.0/8", "'this network' (RFC 791)"),
-    ("10.0.0.0/8", "private (RFC 1918)"),
-    ("100.64.0.0/10", "shared CGNAT space (RFC 6598)"),
-    ("127.0.0.0/8", "loopback (RFC 1122)"),
-    ("169.254.0.0/16", "link-local (RFC 3927)"),
-    ("172.16.0.0/12", "private (RFC 1918)"),
-    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
-    ("192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"),
-    ("192.168.0.0/16", "private (RFC 1918)"),
-    ("198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"),
-    ("203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"),
-    ("224.0.0.0/4", "multicast (RFC 5771)"),
-    ("240.0.0.0/4", "reserved class E (RFC 1112)"),
-    ("::/8", "IPv4-compatible, loopback and unspecified (RFC 4291)"),
-    ("100::/64", "discard-only (RFC 6666)"),
-    ("2001:2::/48", "benchmarking (RFC 5180)"),
-    ("2001:10::/28", "ORCHID (RFC 4843)"),
-    ("2002::/16", "6to4 (RFC 7526)"),
-    ("3ffe::/16", "old 6bone (RFC 3701)"),
-    ("fc00::/7", "unique local (RFC 4193)"),
-    ("fe80::/10", "link-local (RFC 4291)"),
-    ("fec0::/10", "old site-local (RFC 3879)"),
-    ("ff00::/8", "multicast (RFC 4291)"),
-]
-PRIVATE_ASNS = ((64512, 65534), (4200000000, 4294967294))
-RESERVED_ASNS = ((0, 0), (23456, 23456), (65535, 65535), (65552, 131071), (4294967295, 4294967295))
 
 
 class Rules(BaseModel):
@@ -61,20 +32,15 @@ class Rules(BaseModel):
     max_path_length: int = 50
 
 
-def _in_ranges(asn: int, ranges: tuple[tuple[int, int], ...]) -> bool:
-    return any(lo <= asn <= hi for lo, hi in ranges)
-
-
 def why_bad(prefix: str, as_path: tuple[int, ...], rules: Rules) -> list[str]:
     """Every reason the lab's rules give to drop this route (empty: nothing wrong with it)."""
     net: IPv4Network | IPv6Network = ip_network(prefix)
     reasons = []
     if net.prefixlen == 0:
         reasons.append("a default route")
-    for bogon, what in BOGONS:
-        space = ip_network(bogon)
-        if net.version == space.version and net.subnet_of(space):  # type: ignore[arg-type]
-            reasons.append(f"a bogon: {what}, inside {bogon}")
+    bogon = bogon_of(prefix)
+    if bogon is not None and net.prefixlen > 0:
+        reasons.append(f"a bogon: {bogon.describe()}")
     longest, shortest = (
         (rules.max_length_v4, rules.min_length_v4)
         if net.version == 4
@@ -86,8 +52,9 @@ def why_bad(prefix: str, as_path: tuple[int, ...], rules: Rules) -> list[str]:
         reasons.append(f"too short: /{net.prefixlen} is shorter than /{shortest}")
     if len(as_path) > rules.max_path_length:
         reasons.append(f"an AS path of {len(as_path)} hops (more than {rules.max_path_length})")
-    private = sorted({a for a in as_path if _in_ranges(a, PRIVATE_ASNS)})
-    reserved = sorted({a for a in as_path if _in_ranges(a, RESERVED_ASNS)})
+    kinds = {a: special_asn(a) for a in as_path}
+    private = sorted({a for a, r in kinds.items() if r is not None and r.kind == "private"})
+    reserved = sorted({a for a, r in kinds.items() if r is not None and r.kind == "reserved"})
     if private:
         reasons.append(f"private AS{'es' if len(private) > 1 else ''} {private} in the AS path")
     if reserved:
@@ -280,6 +247,55 @@ def max_prefix_enforced(ctx: CheckContext, params: LimitParams) -> str:
             + (f" {params.hint}" if params.hint else "")
         )
     return "; ".join(done)
+
+
+@check("max_prefix_not_reached", LimitParams, needs_probe=True)
+def max_prefix_not_reached(ctx: CheckContext, params: LimitParams) -> str:
+    """A burst that brings the probing neighbour exactly to the task's limit trips nothing:
+    every session with it stays Established and the burst's routes are accepted (a limit set
+    too low, or counting wrong, cuts a customer off while it does nothing wrong)."""
+    probe = ctx.require_probe()
+    name = params.router or ctx.learner
+    router = _frr(ctx, name)
+    sessions = _sessions_towards(ctx, name, probe.node)
+    if not sessions:
+        raise CheckFailed(f"{name} has no BGP session with {probe.node}.")
+    problems = []
+    counts = []
+    for session in sessions:
+        family = _family(session)
+        what = f"{name}'s {family} session with {probe.node} ({session.peer})"
+        info = _neighbour(router, session.peer)
+        if info.get("prefixesConfigExceedMax") or not session.established:
+            reason = info.get("lastNotificationReason") or info.get("lastResetDueTo") or ""
+            problems.append(
+                f"{what} went down ({session.state}{', ' + str(reason) if reason else ''})"
+            )
+            continue
+        counts.append(f"{what}: {session.prefixes_received} prefixes, Established")
+    missing = [
+        p
+        for p in dict.fromkeys(probe.prefixes)
+        if not any(_from_probe(r, probe) for r in router.routes(p))
+    ]
+    if problems or missing:
+        burst = {
+            family: len({p for p in probe.prefixes if ip_network(p).version == version})
+            for family, version in (("IPv4", 4), ("IPv6", 6))
+        }
+        said = "; ".join(problems)
+        if missing:
+            said += ("; " if said else "") + f"{name} did not accept {', '.join(missing[:4])}"
+            said += f" (and {len(missing) - 4} more)" if len(missing) > 4 else ""
+        raise CheckFailed(
+            said
+            + f". The grader made {probe.node} announce "
+            + " and ".join(f"{n} more {family}" for family, n in burst.items() if n)
+            + " prefixes: with its own, exactly as many per family as the limit allows. A "
+            "limit must let a neighbour reach it and trip only beyond it."
+            + (f" {params.hint}" if params.hint else "")
+        )
+    return "; ".join(counts)
 
 
 class RestoreParams(Params):
