@@ -130,3 +130,23 @@ def test_asn_draws_of_one_size_stay_in_that_size(kind: str, bits: int):
         assert found is not None
         assert found.kind == ("documentation" if kind == "public" else kind)
         assert asn not in lab
+
+
+def test_asn_draws_between_two_numbers_stay_in_that_part_of_the_class():
+    announce = Announce(
+        node="peer",
+        prefixes=["198.18.5.0/24"],
+        as_path=[{"asn": "reserved", "between": [65536, 4294967294]}],
+    )
+    drawn = {draw_as_path(announce, random.Random(seed))[0] for seed in range(200)}
+    assert all(65552 <= a <= 131071 for a in drawn)  # IANA-reserved 32-bit, not 4294967295
+    assert {65552, 131071} & drawn  # its ends are drawn now and then
+
+
+def test_asn_draw_between_numbers_outside_the_class_is_refused():
+    with pytest.raises(ValidationError, match="no private AS number"):
+        Announce(
+            node="peer",
+            prefixes=["198.18.5.0/24"],
+            as_path=[{"asn": "private", "between": [1, 1000]}],
+        )

@@ -152,7 +152,7 @@ def draw_as_path(
     """The probe's relayed or forged path with its `{asn: ...}` items drawn, padded with public
     ASNs to `as_path_length` (padding goes right after the announcing node's own AS)."""
     path = [
-        a if isinstance(a, int) else _draw_asn(a.asn, rng, lab_asns, a.bits)
+        a if isinstance(a, int) else _draw_asn(a.asn, rng, lab_asns, a.bits, a.between)
         for a in announce.as_path
     ]
     if announce.as_path_length is not None:
@@ -162,17 +162,28 @@ def draw_as_path(
 
 
 def _draw_asn(
-    kind: str, rng: random.Random, lab_asns: frozenset[int], bits: int | None = None
+    kind: str,
+    rng: random.Random,
+    lab_asns: frozenset[int],
+    bits: int | None = None,
+    between: tuple[int, int] | None = None,
 ) -> int:
     # The labs' "public" ASNs are the documentation ranges (RFC 5398).
-    ranges = asn_ranges("documentation" if kind == "public" else kind)
+    ranges = [(r.first, r.last) for r in asn_ranges("documentation" if kind == "public" else kind)]
     if bits is not None:  # 16-bit ranges end at 65535, 32-bit ones start above it
-        ranges = tuple(r for r in ranges if (r.last <= 65535) == (bits == 16))
+        ranges = [(lo, hi) for lo, hi in ranges if (hi <= 65535) == (bits == 16)]
+    if between is not None:
+        ranges = [
+            (max(lo, between[0]), min(hi, between[1]))
+            for lo, hi in ranges
+            if lo <= between[1] and between[0] <= hi
+        ]
+    if not ranges:
+        raise LabError(f"no {kind} AS number of {bits} bits between {between}")
     for _ in range(MAX_DRAWS):
         # A range first, then a number in it: 16-bit private ASNs are as likely as 32-bit ones;
         # a range's two ends are drawn now and then, so its boundaries get probed too.
-        r = rng.choice(ranges)
-        lo, hi = r.first, r.last
+        lo, hi = rng.choice(ranges)
         asn = rng.choice((lo, hi)) if hi - lo > 16 and rng.random() < 0.2 else rng.randint(lo, hi)
         if asn not in lab_asns:
             return asn

@@ -297,6 +297,23 @@ class AsnDraw(Strict):
         description="only 16-bit (up to 65535) or only 32-bit (above) AS numbers of the class: "
         "probes that must cover both sizes on every check, deterministically. Absent: either.",
     )
+    between: tuple[int, int] | None = Field(
+        default=None,
+        description="only the class's AS numbers from the first to the last of these two (one "
+        "sub-range of the class per check, so that every sub-range is probed every time). "
+        "Absent: the whole class.",
+    )
+
+    @model_validator(mode="after")
+    def _some_left(self) -> AsnDraw:
+        from manrs_lab.special_purpose import asn_ranges  # noqa: PLC0415 (spec stays light)
+
+        if self.between is not None:
+            lo, hi = self.between
+            kind = "documentation" if self.asn == "public" else self.asn
+            if lo > hi or not any(r.first <= hi and lo <= r.last for r in asn_ranges(kind)):
+                raise ValueError(f"between {list(self.between)}: no {self.asn} AS number in it")
+        return self
 
 
 AsPathItem = Annotated[int, Field(ge=0, le=4294967295)] | AsnDraw
