@@ -19,11 +19,26 @@ LAB = "ixp-route-server"
 REFERENCE = (REPO / "labs" / LAB / "solution" / "rs.conf").read_text()
 
 VIOLATIONS = {
-    "leak-dropped",
-    "invalid-dropped",
+    "content-unregistered-dropped",
+    "content-foreign-dropped",
+    "access-unregistered-dropped",
+    "access-more-specific-dropped",
+    "access-foreign-dropped",
+    "regional-unregistered-dropped",
+    "regional-more-specific-dropped",
+    "regional-foreign-dropped",
+    "content-invalid-dropped",
+    "access-invalid-dropped",
+    "access-lab-invalid-dropped",
+    "first-as-roa-invalid-dropped",
+    "regional-invalid-dropped",
     "first-as-dropped",
-    "next-hop-dropped",
-    "bogon-dropped",
+    "content-next-hop-dropped",
+    "access-next-hop-dropped",
+    "regional-next-hop-dropped",
+    "content-bogons-dropped",
+    "access-bogons-dropped",
+    "regional-bogons-dropped",
     "limit-enforced",
 }
 
@@ -42,7 +57,9 @@ protocol rpki validator {
 function martian()
 {
   return net ~ [ 0.0.0.0/8+, 10.0.0.0/8+, 100.64.0.0/10+, 127.0.0.0/8+, 169.254.0.0/16+,
-                 172.16.0.0/12+, 192.168.0.0/16+, 224.0.0.0/3+, 0.0.0.0/0{25,32} ];
+                 172.16.0.0/12+, 192.0.0.0/24+, 192.0.2.0/24+, 192.88.99.0/24+,
+                 192.168.0.0/16+, 198.51.100.0/24+, 203.0.113.0/24+, 224.0.0.0/3+,
+                 0.0.0.0/0{25,32} ];
 }
 
 function checked_origin()
@@ -75,7 +92,7 @@ filter from_regional {
   if martian() then reject;
   if !(bgp_path ~ [= 64507 * =]) then reject;
   if bgp_next_hop != from then reject;
-  if net !~ [ 198.18.7.0/24, 198.18.9.0/24 ] then reject;
+  if net !~ [ 198.18.7.0/24, 198.18.9.0/24, 198.18.12.0/24 ] then reject;
   if !checked_origin() then reject;
   accept;
 }
@@ -121,6 +138,53 @@ BOGONS_WITH_BENCHMARK_SPACE = REFERENCE.replace(
 )
 
 
+# Wrong: the RTR session and a filter per member that names what the guide used to name (and
+# the old probes used), with an accept for the rest.
+DENY_NAMED = (
+    PER_MEMBER_FILTERS.replace(
+        "filter from_content {",
+        """filter from_content {
+  if net ~ [ 198.19.128.0/17+, 198.18.3.0/24, 10.5.0.0/16 ] then reject;
+  if net = 198.18.8.0/24 && bgp_next_hop != 10.200.0.5 then reject;
+  accept;
+}
+filter unused_content {""",
+    )
+    .replace(
+        "filter from_access {",
+        """filter from_access {
+  accept;
+}
+filter unused_access {""",
+    )
+    .replace(
+        "filter from_regional {",
+        """filter from_regional {
+  if net = 198.18.9.0/24 && bgp_path.first != 64507 then reject;
+  accept;
+}
+filter unused_regional {""",
+    )
+)
+# Wrong (a boundary): registered prefixes accepted with any more-specific (`+`, bgpq4's
+# `le 32`), and no length rule elsewhere to catch them.
+MORE_SPECIFICS = (
+    REFERENCE.replace("0.0.0.0/0{0,7}, 0.0.0.0/0{25,32}", "0.0.0.0/0{0,7}")
+    .replace("198.18.7.0/24,", "198.18.7.0/24+,")
+    .replace("198.19.12.0/24,", "198.19.12.0/24+,")
+    .replace("198.19.13.0/24,", "198.19.13.0/24+,")
+    .replace("198.19.14.0/24,", "198.19.14.0/24+,")
+    .replace("198.19.15.0/24,", "198.19.15.0/24+,")
+)
+# Wrong: RPKI validated against the member's AS (the first) instead of the origin.
+RPKI_FIRST_AS = REFERENCE.replace(
+    "roa_check(r4, net, bgp_path.last)", "roa_check(r4, net, bgp_path.first)"
+)
+# Wrong (boundaries): access's limit one too high, or one too low.
+LIMIT_5 = REFERENCE.replace("import limit 4 action block;", "import limit 5 action block;")
+LIMIT_3 = REFERENCE.replace("import limit 4 action block;", "import limit 3 action block;")
+
+
 def graded(running: RunningLab, config: str | None = None, converge: bool = True) -> GradeReport:
     if config is not None:
         running.router("rs").apply_config(config)
@@ -139,34 +203,36 @@ def test_unsolved_lab_fails_every_task_naming_what_leaked(boot_lab):
     assert failed_ids(report) == VIOLATIONS
     assert report.points == 0
     text = {c.id: c.message for c in report.checks}
-    assert "access received 10.5.0.0/16 (AS path 64505" in text["bogon-dropped"]
-    assert "private-use space (RFC 1918)" in text["bogon-dropped"]
+    assert "access received 10.5.0.0/16 (AS path 64505" in text["content-bogons-dropped"]
+    assert "private (RFC 1918)" in text["content-bogons-dropped"]
+    assert "100.64.0.0/16" in text["access-bogons-dropped"]
+    assert "Drop bogons from every member" in text["regional-bogons-dropped"]
     assert "(AS path 64509, next hop 10.200.0.7)" in text["first-as-dropped"]
     assert "its first AS is AS64509, but regional (AS64507) sent it" in text["first-as-dropped"]
     assert (
         "its next hop is 10.200.0.55, but content (AS64505) sent it from 10.200.0.5"
-        in (text["next-hop-dropped"])
+        in text["content-next-hop-dropped"]
     )
+    assert "its next hop is 10.200.0.5 (content's address)" in text["access-next-hop-dropped"]
     assert (
-        "not among the routes registered for content's as-set AS-CONTENT" in (text["leak-dropped"])
+        "not among the routes registered for content's as-set AS-CONTENT"
+        in text["content-unregistered-dropped"]
     )
-    assert "birdc show route protocol content all" in text["leak-dropped"]
-    assert "ROA 198.18.3.0/24 maxLength 24 AS64503" in text["invalid-dropped"]
-    assert (
-        "holds 10 routes from access (AS64506), more than its limit of 4"
-        in (text["limit-enforced"])
-    )
+    assert "birdc show route protocol content all" in text["content-unregistered-dropped"]
+    assert "ROA 198.18.3.0/24 maxLength 24 AS64503" in text["content-invalid-dropped"]
+    assert "more than its limit of 4" in text["limit-enforced"]
     assert all(t.next_hint for t in report.tasks)
 
 
-def test_reference_solution_gets_full_marks(boot_lab):
+def test_reference_solution_gets_full_marks_again_and_again(boot_lab):
     running = boot_lab(LAB)
     operations.solve(running.instance.name, SilentProgress())
-    report = graded(running)
-    assert report.passed, [c.message for c in report.checks if not c.passed]
-    assert report.points == report.max_points == 8
-    limit = next(c for c in report.checks if c.id == "limit-enforced")
-    assert "content 4, regional 4" in limit.evidence  # action block: the first 4 get through
+    for seed in (11, 12):
+        report = grade(running, SilentProgress(), seed=seed)
+        assert report.passed, [c.message for c in report.checks if not c.passed]
+        assert report.points == report.max_points == 8
+        limit = next(c for c in report.checks if c.id == "limit-enforced")
+        assert "content 4, regional 4" in limit.evidence  # action block: 4 get through
 
 
 def test_differently_written_correct_solution_passes(boot_lab):
@@ -174,6 +240,27 @@ def test_differently_written_correct_solution_passes(boot_lab):
     assert report.passed, [c.message for c in report.checks if not c.passed]
     limit = next(c for c in report.checks if c.id == "limit-enforced")
     assert "rs closed its session" in limit.evidence  # action restart
+
+
+def test_filters_naming_the_old_probes_fail(boot_lab):
+    report = graded(boot_lab(LAB), DENY_NAMED, converge=False)
+    assert {"irr-filter", "rpki-invalid", "next-hop", "bogons"} <= failed_tasks(report)
+
+
+def test_boundaries_more_specifics_and_limits_fail_their_task(boot_lab):
+    running = boot_lab(LAB)
+
+    report = graded(running, MORE_SPECIFICS)
+    assert failed_tasks(report) == {"irr-filter"}
+    assert "regional-more-specific-dropped" in failed_ids(report)
+
+    report = graded(running, LIMIT_5)
+    assert failed_tasks(report) == {"prefix-limit"}
+    assert "more than its limit of 4" in {c.id: c.message for c in report.checks}["limit-enforced"]
+
+    report = graded(running, LIMIT_3)
+    assert failed_tasks(report) == {"prefix-limit"}
+    assert "limit-reached" in failed_ids(report)
 
 
 def test_plausible_wrong_solutions_fail(boot_lab):
@@ -189,17 +276,24 @@ def test_plausible_wrong_solutions_fail(boot_lab):
     }
     assert report.points == 2
 
-    report = graded(running, FIRST_AS_IS_ORIGIN, converge=False)  # drops relayed customer routes
-    # It also drops access's relayed burst, so the prefix limit cannot be tested: no points.
-    assert failed_tasks(report) == {"first-as", "prefix-limit"}
+    report = graded(running, RPKI_FIRST_AS, converge=False)  # validates the member's AS
+    assert failed_tasks(report) == {"rpki-invalid"}
+    message = {c.id: c.message for c in report.checks}["first-as-roa-invalid-dropped"]
+    assert "bgp_path.last" in message
+
+    report = graded(running, FIRST_AS_IS_ORIGIN, converge=False)  # drops relayed routes
+    assert failed_tasks(report) == {"first-as"}
     text = {c.id: c.message for c in report.checks}
-    assert "content has no route for 198.18.9.0/24 from AS64509" in text["customer-route-accepted"]
-    assert "burst of 8 routes had no effect" in text["limit-enforced"]
+    assert "content has no 198.19.15.0/24 from access" in text["relayed-route-accepted"]
+    assert "`bgp_path.first`" in text["relayed-route-accepted"]
 
     report = graded(running, DROPS_NOT_FOUND, converge=False)  # ROV that keeps valid routes only
-    assert failed_tasks(report) == {"rpki-invalid", "prefix-limit"}  # the burst has no ROA
+    # Every relayed route the other tasks need is not found (a valid one would test the first
+    # AS for RPKI instead): those tasks go too, their messages say why.
+    assert "rpki-invalid" in failed_tasks(report)
     message = next(c.message for c in report.checks if c.id == "not-found-accepted")
     assert "access has no route for 198.18.7.0/24 from AS64507" in message
+    assert "RPKI not found" in {c.id: c.message for c in report.checks}["relayed-route-accepted"]
 
     report = graded(running, BOGONS_WITH_BENCHMARK_SPACE, converge=False)
     assert "content-reaches-regional" in failed_ids(report)

@@ -18,9 +18,10 @@ from manrs_lab.drivers.frr import FrrRouter
 from manrs_lab.errors import ExecError
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, Params, check
+from manrs_lab.roa import rov_state
 from manrs_lab.spec.topology import Role
 from manrs_lab.special_purpose import bogon_of
-from manrs_lab.state import BgpRoute
+from manrs_lab.state import BgpRoute, RpkiState
 
 # Special-purpose IPv4/IPv6 space a learner is likely to meet (RFC 6890), for messages only.
 SPECIAL_PURPOSE = {
@@ -181,7 +182,7 @@ def _dropped_why(ctx: CheckContext, params: AcceptedParams, probe: ProbeResult) 
             "the member's AS, not the origin (`bgp_path.last`)"
         )
     if params.rule is Rule.LIMIT:
-        held = len(_member_routes(ctx, ctx.learner, probe.asn))
+        held = len(_member_routes(ctx, ctx.learner, probe.asn, probe))
         return (
             f"{member} sends {len(probe.prefixes)} more routes, {held} in all as {ctx.learner} "
             f"holds them, within its limit of {params.limit}: every route up to the limit must "
@@ -189,6 +190,25 @@ def _dropped_why(ctx: CheckContext, params: AcceptedParams, probe: ProbeResult) 
             "the filter rejected, drops legitimate routes)"
         )
     return f"{member} may announce it: it breaks no rule"
+
+
+def _rpki_note(ctx: CheckContext, probe: ProbeResult) -> str:
+    """The other reason a route-server filter may drop a legitimate route: its RPKI handling."""
+    from manrs_lab.grader.checks.rpki import _published  # noqa: PLC0415 (sibling module)
+
+    vrps = _published(ctx)
+    states = {rov_state(p, probe.origin_as, vrps) for p in probe.prefixes}
+    if states == {RpkiState.NOT_FOUND}:
+        return (
+            ". It is RPKI not found (no ROA covers it): a filter that keeps only RPKI-valid "
+            "routes drops it too, and only invalid routes may be dropped"
+        )
+    if states == {RpkiState.VALID} and probe.asn != probe.origin_as:
+        return (
+            f". It is RPKI valid for its origin AS{probe.origin_as}: validating the first AS "
+            "(`bgp_path.first`) instead of the origin (`bgp_path.last`) drops it too"
+        )
+    return ""
 
 
 @check("rs_route_accepted", AcceptedParams, needs_probe=True)
@@ -207,6 +227,7 @@ def rs_route_accepted(ctx: CheckContext, params: AcceptedParams) -> str:
             "; ".join(missing)
             + f" (AS path {' '.join(map(str, (probe.asn, *probe.as_path)))}): "
             + _dropped_why(ctx, params, probe)
+            + _rpki_note(ctx, probe)
             + f". {_where_to_look(ctx, probe)}"
         )
     return f"{', '.join(probe.prefixes)} from {probe.node} reached " + ", ".join(params.observers)
@@ -223,13 +244,29 @@ class LimitParams(Params):
         return self.observers
 
 
-def _member_routes(ctx: CheckContext, observer: str, asn: int) -> list[BgpRoute]:
-    """The member's routes at `observer`, other checks' probes left out (one just withdrawn
-    may linger a moment): what the member announces itself, and this check's burst."""
+def _earlier_probes(ctx: CheckContext, probe: ProbeResult | None) -> set[str]:
+    """Fixed prefixes other checks' probes announce from the same member: one just withdrawn
+    (the limit probed at its number, right before one past it) may linger a moment."""
+    if probe is None:
+        return set()
+    return {
+        p
+        for c in ctx.running.lab.spec.checks
+        if c.probe is not None and c.probe.announce.node == probe.node
+        for p in c.probe.announce.prefixes
+        if isinstance(p, str) and p not in probe.prefixes
+    }
+
+
+def _member_routes(
+    ctx: CheckContext, observer: str, asn: int, probe: ProbeResult | None = None
+) -> list[BgpRoute]:
+    """The member's routes at `observer`: what it announces itself, and this check's burst."""
+    skip = _earlier_probes(ctx, probe)
     return [
         r
         for r in ctx.running.router(observer).routes()
-        if r.peer is not None and r.as_path[:1] == (asn,) and r.prefix not in ctx.others_probe
+        if r.peer is not None and r.as_path[:1] == (asn,) and r.prefix not in skip
     ]
 
 
@@ -245,7 +282,7 @@ def rs_prefix_limit(ctx: CheckContext, params: LimitParams) -> str:
     burst = set(probe.prefixes)
     deadline = time.monotonic() + LIMIT_SETTLE
     while True:
-        held = {obs: _member_routes(ctx, obs, probe.asn) for obs in params.observers}
+        held = {obs: _member_routes(ctx, obs, probe.asn, probe) for obs in params.observers}
         over = [
             f"{obs} holds {len(r)} routes from {probe.node}"
             for obs, r in held.items()
