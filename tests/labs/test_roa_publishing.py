@@ -221,3 +221,42 @@ def test_ipv4_roa_only_fails_the_ipv6_task(boot_lab):
         "2001:db8::/48 from AS64500 with RPKI state not found"
         in (messages(report)["own-ipv6-valid"])
     )
+
+
+@daemons
+def test_max_length_one_past_the_announced_length_fails_the_minimal_task(boot_lab):
+    running = boot_lab(LAB)
+    publish(running, Vrp("198.18.0.0/24", 25, 64500), Vrp("2001:db8::/48", 49, 64500))
+    report = graded(running)
+    assert failed_ids(report) == {"forged-origin-ipv4", "forged-origin-ipv6"}
+    assert "maxLength 25 AS64500 authorizes it" in messages(report)["forged-origin-ipv4"]
+
+
+@daemons
+def test_roas_for_the_halves_instead_of_the_prefix_fail(boot_lab):
+    running = boot_lab(LAB)
+    publish(
+        running,
+        Vrp("198.18.0.0/25", 25, 64500),
+        Vrp("198.18.0.128/25", 25, 64500),
+        ROA_IPV6,
+    )
+    report = graded(running)
+    assert {"own-ipv4-valid", "exact-hijack-ipv4", "forged-origin-ipv4"} <= failed_ids(report)
+    assert report.task("roa-ipv6").points == 2
+
+
+@daemons
+def test_an_as0_roa_beside_the_minimal_ones_passes(boot_lab):
+    # Also correct (RFC 6483): AS0 ROAs over the whole space, "nobody may originate", next to
+    # the minimal ROAs for what is announced.
+    running = boot_lab(LAB)
+    publish(
+        running,
+        Vrp("198.18.0.0/24", 32, 0),
+        Vrp("2001:db8::/48", 128, 0),
+        ROA_IPV4,
+        ROA_IPV6,
+    )
+    report = graded(running)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
