@@ -41,12 +41,15 @@ define OURS6 = [ 2001:db8::/48, 2001:db8:1::/48, 2001:db8:2::/48 ];
 define OUR_SPACE4 = [ 198.18.0.0/24+, 198.18.1.0/24+, 198.18.2.0/24+ ];
 define OUR_SPACE6 = [ 2001:db8::/48+, 2001:db8:1::/48+, 2001:db8:2::/48+ ];
 
-# Bogons. 198.18.0.0/15 and 2001:db8::/32 are left out on purpose: in these labs they are the
-# Internet (docs/addressing.md).
+# Bogons: every range of the IANA special-purpose registries that is not globally routable.
+# 198.18.0.0/15 and 2001:db8::/32 are left out on purpose: in these labs they are the Internet
+# (docs/addressing.md).
 define BOGONS4 = [ 0.0.0.0/8+, 10.0.0.0/8+, 100.64.0.0/10+, 127.0.0.0/8+, 169.254.0.0/16+,
-                   172.16.0.0/12+, 192.0.0.0/24+, 192.0.2.0/24+, 192.168.0.0/16+,
-                   198.51.100.0/24+, 203.0.113.0/24+, 224.0.0.0/3+ ];
-define BOGONS6 = [ ::/8+, fc00::/7+, fe80::/10+, ff00::/8+ ];
+                   172.16.0.0/12+, 192.0.0.0/24+, 192.0.2.0/24+, 192.88.99.0/24+,
+                   192.168.0.0/16+, 198.51.100.0/24+, 203.0.113.0/24+, 224.0.0.0/3+ ];
+define BOGONS6 = [ ::/8+, 64:ff9b:1::/48+, 100::/64+, 2001::/32+, 2001:2::/48+, 2001:10::/28+,
+                   2001:20::/28+, 2002::/16+, 3ffe::/16+, 5f00::/16+, fc00::/7+, fe80::/10+,
+                   fec0::/10+, ff00::/8+ ];
 
 # From a customer: exactly what it holds (Task 1).
 function from_customer(prefix set holds)
@@ -131,10 +134,13 @@ delete table inet manrs
 table inet manrs {
   set ours4 { type ipv4_addr; flags interval; elements = { 198.18.0.0/24, 198.18.1.0/24, 198.18.2.0/24 } }
   set ours6 { type ipv6_addr; flags interval; elements = { 2001:db8::/48, 2001:db8:1::/48, 2001:db8:2::/48 } }
-  set bogons4 { type ipv4_addr; flags interval; elements = { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10,
-      127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.168.0.0/16,
-      198.51.100.0/24, 203.0.113.0/24, 224.0.0.0/3 } }
-  set bogons6 { type ipv6_addr; flags interval; elements = { ::/8, fc00::/7, fe80::/10, ff00::/8 } }
+  # The same special-purpose ranges as the route filters.
+  set bogons4 { type ipv4_addr; flags interval; auto-merge; elements = { 0.0.0.0/8, 10.0.0.0/8,
+      100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.88.99.0/24,
+      192.168.0.0/16, 198.51.100.0/24, 203.0.113.0/24, 224.0.0.0/3 } }
+  set bogons6 { type ipv6_addr; flags interval; auto-merge; elements = { ::/8, 64:ff9b:1::/48,
+      100::/64, 2001::/32, 2001:2::/48, 2001:10::/28, 2001:20::/28, 2002::/16, 3ffe::/16,
+      5f00::/16, fc00::/7, fe80::/10, fec0::/10, ff00::/8 } }
   chain forward {
     type filter hook forward priority filter; policy accept;
     # Customers (BCP 38): only their own addresses.

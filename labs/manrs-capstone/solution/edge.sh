@@ -18,7 +18,8 @@ ip prefix-list CUST2-V4 seq 10 permit 198.18.2.0/24
 ipv6 prefix-list CUST2-V6 seq 10 permit 2001:db8:2::/48
 !
 ! Transit and peer: anything but bogons, defaults, our and our customers' space, too-long
-! prefixes (Task 2). 198.18.0.0/15 and 2001:db8::/32 are the labs' Internet: not bogons here.
+! prefixes (Task 2). Bogons: every range of the IANA special-purpose registries that is not
+! globally routable. 198.18.0.0/15 and 2001:db8::/32 are the labs' Internet: not bogons here.
 ip prefix-list FROM-OUTSIDE-V4 seq 5 deny 0.0.0.0/0
 ip prefix-list FROM-OUTSIDE-V4 seq 10 deny 0.0.0.0/8 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 11 deny 10.0.0.0/8 le 32
@@ -28,10 +29,11 @@ ip prefix-list FROM-OUTSIDE-V4 seq 14 deny 169.254.0.0/16 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 15 deny 172.16.0.0/12 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 16 deny 192.0.0.0/24 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 17 deny 192.0.2.0/24 le 32
-ip prefix-list FROM-OUTSIDE-V4 seq 18 deny 192.168.0.0/16 le 32
-ip prefix-list FROM-OUTSIDE-V4 seq 19 deny 198.51.100.0/24 le 32
-ip prefix-list FROM-OUTSIDE-V4 seq 20 deny 203.0.113.0/24 le 32
-ip prefix-list FROM-OUTSIDE-V4 seq 21 deny 224.0.0.0/3 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 18 deny 192.88.99.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 19 deny 192.168.0.0/16 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 20 deny 198.51.100.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 21 deny 203.0.113.0/24 le 32
+ip prefix-list FROM-OUTSIDE-V4 seq 22 deny 224.0.0.0/3 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 30 deny 198.18.0.0/24 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 31 deny 198.18.1.0/24 le 32
 ip prefix-list FROM-OUTSIDE-V4 seq 32 deny 198.18.2.0/24 le 32
@@ -39,9 +41,19 @@ ip prefix-list FROM-OUTSIDE-V4 seq 40 deny 0.0.0.0/0 ge 25
 ip prefix-list FROM-OUTSIDE-V4 seq 50 permit 0.0.0.0/0 le 24
 ipv6 prefix-list FROM-OUTSIDE-V6 seq 5 deny ::/0
 ipv6 prefix-list FROM-OUTSIDE-V6 seq 10 deny ::/8 le 128
-ipv6 prefix-list FROM-OUTSIDE-V6 seq 11 deny fc00::/7 le 128
-ipv6 prefix-list FROM-OUTSIDE-V6 seq 12 deny fe80::/10 le 128
-ipv6 prefix-list FROM-OUTSIDE-V6 seq 13 deny ff00::/8 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 11 deny 64:ff9b:1::/48 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 12 deny 100::/64 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 13 deny 2001::/32 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 14 deny 2001:2::/48 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 15 deny 2001:10::/28 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 16 deny 2001:20::/28 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 17 deny 2002::/16 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 18 deny 3ffe::/16 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 19 deny 5f00::/16 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 20 deny fc00::/7 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 21 deny fe80::/10 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 22 deny fec0::/10 le 128
+ipv6 prefix-list FROM-OUTSIDE-V6 seq 23 deny ff00::/8 le 128
 ipv6 prefix-list FROM-OUTSIDE-V6 seq 30 deny 2001:db8::/48 le 128
 ipv6 prefix-list FROM-OUTSIDE-V6 seq 31 deny 2001:db8:1::/48 le 128
 ipv6 prefix-list FROM-OUTSIDE-V6 seq 32 deny 2001:db8:2::/48 le 128
@@ -91,10 +103,13 @@ delete table inet manrs
 table inet manrs {
   set ours4 { type ipv4_addr; flags interval; elements = { 198.18.0.0/24, 198.18.1.0/24, 198.18.2.0/24 } }
   set ours6 { type ipv6_addr; flags interval; elements = { 2001:db8::/48, 2001:db8:1::/48, 2001:db8:2::/48 } }
-  set bogons4 { type ipv4_addr; flags interval; elements = { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10,
-      127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.168.0.0/16,
-      198.51.100.0/24, 203.0.113.0/24, 224.0.0.0/3 } }
-  set bogons6 { type ipv6_addr; flags interval; elements = { ::/8, fc00::/7, fe80::/10, ff00::/8 } }
+  # The same special-purpose ranges as the route filters.
+  set bogons4 { type ipv4_addr; flags interval; auto-merge; elements = { 0.0.0.0/8, 10.0.0.0/8,
+      100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.88.99.0/24,
+      192.168.0.0/16, 198.51.100.0/24, 203.0.113.0/24, 224.0.0.0/3 } }
+  set bogons6 { type ipv6_addr; flags interval; auto-merge; elements = { ::/8, 64:ff9b:1::/48,
+      100::/64, 2001::/32, 2001:2::/48, 2001:10::/28, 2001:20::/28, 2002::/16, 3ffe::/16,
+      5f00::/16, fc00::/7, fe80::/10, fec0::/10, ff00::/8 } }
   chain forward {
     type filter hook forward priority filter; policy accept;
     # Customers (BCP 38): only their own addresses.

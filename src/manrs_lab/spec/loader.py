@@ -107,6 +107,7 @@ NODE_FIELDS = frozenset(
         "observer",
         "observers",
         "receiver",
+        "receivers",
         "router",
         "routers",
         "sender",

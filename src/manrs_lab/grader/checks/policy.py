@@ -1,28 +1,28 @@
 """Routing-policy checks for whole-network labs (the MANRS capstone), IPv4 and IPv6 alike.
 
-Graded from the neighbours: the set of routes each one receives from the learner's router
-(customers: the full table; providers and peers: only the learner's and its customers' own
-prefixes), what happens to bad routes the grader makes a neighbour announce, and whether a
-host's packets get through.
+Graded from the neighbours and the learner's own table: the set of routes each neighbour
+receives from the learner's router (customers: the full table; providers and peers: only the
+learner's and its customers' own prefixes), what happens to bad routes the grader makes a
+neighbour announce (`probe_filtered`: no observer holds them; the learner is an observer too,
+for an exact prefix whose best path stays the legitimate one), legitimate routes at a rule's
+boundary (`probe_received`), and whether a host's pings get answered. Packets with chosen
+sources are in traffic.py.
 """
 
 from __future__ import annotations
 
-import json
-import random
-import time
-from collections.abc import Sequence
 from enum import StrEnum
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_interface, ip_network
+from ipaddress import ip_address, ip_network
 
 from pydantic import Field, field_validator
 
-from manrs_lab.grader.checks.routeserver import special_purpose
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, Params, check
+from manrs_lab.special_purpose import bogon_of
 from manrs_lab.state import BgpRoute
 
 MAX_SHOWN_PATH = 8  # ASes shown of a long AS path
+MAX_SHOWN = 6  # routes shown per observer in a message
 
 
 def path_text(route: BgpRoute) -> str:
@@ -76,9 +76,9 @@ class RouteSetParams(Params):
 
 def _unexpected(ctx: CheckContext, route: BgpRoute) -> str:
     text = f"{route.prefix} (AS path {path_text(route)})"
-    special = special_purpose(route.prefix)
+    special = bogon_of(route.prefix)
     if special:
-        return f"{text}: {special}"
+        return f"{text}: {special.describe()}"
     if len(route.as_path) >= 2:
         return f"{text}: learned from {node_of_as(ctx, route.as_path[1])}"
     return text
@@ -130,9 +130,21 @@ class Reason(StrEnum):
 
 
 class ProbeFilteredParams(Params):
-    observers: list[str] = Field(min_length=1, description="neighbours that must not get it")
+    observers: list[str] = Field(
+        min_length=1,
+        description="routers that must not hold the probe's routes: the learner itself (for "
+        "an exact prefix another path already covers) and the neighbours it would pass them to",
+    )
     reason: Reason = Field(description="why the probe's routes are bad (for the explanation)")
+    holds: list[str] = Field(
+        default_factory=list,
+        description="reason not_the_customers: the prefixes the announcing customer holds",
+    )
     max_path: int = Field(default=50, description="reason long_path: the longest path allowed")
+    max_length: dict[int, int] = Field(
+        default_factory=lambda: {4: 24, 6: 48},
+        description="reason too_long: the longest prefix allowed per IP version",
+    )
 
     def router_names(self) -> list[str]:
         return self.observers
@@ -144,41 +156,62 @@ def _is_probe_route(route: BgpRoute, probe: ProbeResult) -> bool:
     )
 
 
+def probe_routes(ctx: CheckContext, observer: str, probe: ProbeResult) -> dict[str, BgpRoute]:
+    """The observer's routes for the probe's prefixes that come from the probe (prefix ->
+    route, the best such path first): one read of its whole table, however many prefixes."""
+    wanted = {str(ip_network(p)) for p in probe.prefixes}
+    found: dict[str, BgpRoute] = {}
+    for route in ctx.running.router(observer).routes():
+        prefix = str(ip_network(route.prefix))
+        new = prefix not in found or route.best
+        if prefix in wanted and new and _is_probe_route(route, probe):
+            found[prefix] = route
+    return found
+
+
 def _why(
     ctx: CheckContext, params: ProbeFilteredParams, probe: ProbeResult, route: BgpRoute
 ) -> str:
     sender = f"{probe.node} (AS{probe.asn})"
-    prefix = route.prefix
+    prefix = str(ip_network(route.prefix))
     reason = params.reason
     if reason is Reason.NOT_THE_CUSTOMERS:
+        holds = " and ".join(params.holds) if params.holds else "its own prefixes"
         return (
-            f"{prefix} is not {sender}'s: accept from a customer only the prefixes it holds, "
-            "with a prefix list per customer for IPv4 and one for IPv6"
+            f"{prefix} is not a prefix {sender} holds ({holds}): accept from a customer exactly "
+            "what it holds (no more-specifics, no covering prefix, nobody else's space), with "
+            "one filter per customer, for IPv4 and for IPv6"
         )
     if reason is Reason.BOGON:
+        bogon = bogon_of(prefix)
+        what = bogon.describe() if bogon else "special-purpose space"
         return (
-            f"{prefix} is {special_purpose(prefix) or 'special-purpose space'}: drop bogons "
-            "from every neighbour (IPv4 and IPv6)"
+            f"{prefix} is {what}: drop every special-purpose range (the IANA IPv4 and IPv6 "
+            "special-purpose registries), not only the best-known ones, from every neighbour"
         )
     if reason is Reason.OWN_SPACE:
         return (
-            f"{prefix} is in your own address space: nobody else may announce it to you. Drop "
-            "your own and your customers' prefixes (and anything inside them) when they come "
-            f"from {probe.node}"
+            f"{prefix} is in your own or your customers' address space: nobody else may "
+            f"announce it to you. Drop those prefixes, exact and anything inside them, when "
+            f"they come from {probe.node}"
         )
     if reason is Reason.DEFAULT_ROUTE:
         return (
-            f"a default route from {sender} would send all your unknown traffic to it: "
-            "accept a default from nobody but (if you want one) a transit provider"
+            f"a default route from {sender} would send all your unknown traffic to it: take "
+            "no default route from a transit provider or a peer (IPv4 0.0.0.0/0, IPv6 ::/0)"
         )
     if reason is Reason.TOO_LONG:
+        net = ip_network(prefix)
+        limit = params.max_length.get(net.version, net.max_prefixlen)
+        limits = ", ".join(f"IPv{v} /{n}" for v, n in sorted(params.max_length.items()))
         return (
-            f"/{ip_network(prefix).prefixlen} is too long for the global table: drop IPv4 "
-            "prefixes longer than /24 and IPv6 prefixes longer than /48"
+            f"/{net.prefixlen} is longer than /{limit}, the longest prefix the global table "
+            f"takes: drop prefixes longer than that ({limits}), whatever their address"
         )
     if reason is Reason.LONG_PATH:
+        length = 1 + len(probe.as_path)
         return (
-            f"its AS path is {len(route.as_path)} ASes long: drop paths longer than "
+            f"{probe.node} sent it with an AS path of {length} ASes: drop paths longer than "
             f"{params.max_path} ASes (FRR: an as-path access-list; BIRD: `bgp_path.len`)"
         )
     return (
@@ -188,33 +221,69 @@ def _why(
     )
 
 
+def _seen_text(ctx: CheckContext, observer: str, routes: list[BgpRoute]) -> str:
+    verb = "accepted" if observer == ctx.learner else "received"
+    shown = [f"{ip_network(r.prefix)} (AS path {path_text(r)})" for r in routes[:MAX_SHOWN]]
+    more = f" and {len(routes) - MAX_SHOWN} more" if len(routes) > MAX_SHOWN else ""
+    return f"{observer} {verb} " + ", ".join(shown) + more
+
+
 @check("probe_filtered", ProbeFilteredParams, needs_probe=True)
 def probe_filtered(ctx: CheckContext, params: ProbeFilteredParams) -> str:
-    """No observer receives the probe's (bad) routes: the learner's import policy dropped them."""
+    """No observer holds the probe's (bad) routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()
-    seen: dict[tuple[str, str], BgpRoute] = {}
-    for observer in params.observers:
-        for prefix in probe.prefixes:
-            for route in ctx.running.router(observer).routes(prefix):
-                if _is_probe_route(route, probe):
-                    seen[(observer, prefix)] = route
-    # In the lab's order (observers, then the probe's prefixes), whatever arrived first; the
-    # explanation is the first probe prefix's that got through.
-    order = [(o, p) for o in params.observers for p in probe.prefixes]
+    order = [str(ip_network(p)) for p in probe.prefixes]
+    seen = {o: probe_routes(ctx, o, probe) for o in params.observers}
     leaks = [
-        f"{o} received {p} (AS path {path_text(seen[(o, p)])})" for o, p in order if (o, p) in seen
+        _seen_text(ctx, o, [seen[o][p] for p in order if p in seen[o]])
+        for o in params.observers
+        if seen[o]
     ]
-    by_prefix = [(o, p) for p in probe.prefixes for o in params.observers]
-    first = next((seen[key] for key in by_prefix if key in seen), None)
-    why = _why(ctx, params, probe, first) if first is not None else ""
     if leaks:
+        # The explanation is the first probe prefix's that got through (in the lab's order).
+        first = next(seen[o][p] for p in order for o in params.observers if p in seen[o])
+        why = _why(ctx, params, probe, first)
         raise CheckFailed(
-            "; ".join(leaks) + f", which {probe.node} announced and {ctx.learner} passed on: "
-            f"{why}. Look at {ctx.learner}'s import policy towards {probe.node}."
+            "; ".join(leaks) + f". {probe.node} announced them: {why}. Look at "
+            f"{ctx.learner}'s import policy towards {probe.node}."
         )
     return f"{', '.join(probe.prefixes)} from {probe.node} reached none of " + ", ".join(
         params.observers
     )
+
+
+class ProbeReceivedParams(Params):
+    observers: list[str] = Field(min_length=1, description="routers that must get the routes")
+    legitimate: str = Field(
+        default="", description="why the probe's routes are legitimate, for the message"
+    )
+
+    def router_names(self) -> list[str]:
+        return self.observers
+
+
+@check("probe_received", ProbeReceivedParams, needs_probe=True)
+def probe_received(ctx: CheckContext, params: ProbeReceivedParams) -> str:
+    """Every observer holds every probe route (a legitimate route at a rule's boundary: a /24,
+    a 50-AS path): the learner's filters do not drop more than the rule says."""
+    probe = ctx.require_probe()
+    order = [str(ip_network(p)) for p in probe.prefixes]
+    missing = []
+    for observer in params.observers:
+        got = probe_routes(ctx, observer, probe)
+        lost = [p for p in order if p not in got]
+        if lost:
+            missing.append(f"{observer} has no route for {', '.join(lost)}")
+    if missing:
+        why = f" {params.legitimate}." if params.legitimate else ""
+        path = f" with an AS path of {1 + len(probe.as_path)} ASes" if probe.as_path else ""
+        raise CheckFailed(
+            "; ".join(missing)
+            + f", which {probe.node} announced{path} and {ctx.learner} should accept and pass "
+            f"on.{why} Your filters drop more than the rule says: look at {ctx.learner}'s import "
+            f"policy towards {probe.node}."
+        )
+    return f"{', '.join(probe.prefixes)} from {probe.node} reached " + ", ".join(params.observers)
 
 
 class PingParams(Params):
@@ -247,136 +316,3 @@ def ping_replies(ctx: CheckContext, params: PingParams) -> str:
             f"{ctx.learner}'s routes for both hosts and at its packet filters (uRPF, nftables)."
         )
     return f"{params.host} -> {params.destination}: {result.received}/{result.sent} replies"
-
-
-# -- IPv6 spoofing (the IPv4 checks are in traffic.py) -----------------------------------
-COUNT6_TABLE = "manrs_count6"
-SPOOF6_DPORT = 33998
-SPOOF6_TIMEOUT = 0.5  # the control packets take milliseconds; without them, all is dropped
-
-
-def draw_ipv6_sources(
-    seed: int, networks: list[str], exclude: Sequence[IPv4Network | IPv6Network] = ()
-) -> list[str]:
-    """One address from each network, reproducibly, never a lab address (::1 routers, ::10
-    hosts, ::2 link ends): the low 64 bits are drawn at random; none inside `exclude`."""
-    rng = random.Random(seed)
-    drawn = []
-    for text in networks:
-        net = ip_network(text)
-        host_bits = net.max_prefixlen - net.prefixlen
-        for _ in range(1000):
-            offset = rng.randrange(2 ** min(host_bits, 64)) | (1 << 40)  # never a small number
-            if host_bits > 64:
-                offset |= rng.randrange(2 ** (host_bits - 64)) << 64
-            addr = net.network_address + offset
-            if not any(addr in e for e in exclude):
-                drawn.append(str(addr))
-                break
-        else:
-            raise ValueError(f"no address to draw from {net} outside {list(map(str, exclude))}")
-    return drawn
-
-
-def _count6_ruleset(sources: list[str]) -> str:
-    rules = "".join(f"    ip6 saddr {src} udp dport {SPOOF6_DPORT} counter\n" for src in sources)
-    return (
-        f"table inet {COUNT6_TABLE}\ndelete table inet {COUNT6_TABLE}\n"
-        f"table inet {COUNT6_TABLE} {{\n  chain input {{\n"
-        f"    type filter hook input priority -300;\n{rules}  }}\n}}\n"
-    )
-
-
-def _counted6(ctx: CheckContext, receiver: str) -> dict[str, int]:
-    handle = ctx.running.handle(receiver)
-    doc = json.loads(handle.exec_ok(["nft", "-j", "list", "table", "inet", COUNT6_TABLE]))
-    counts: dict[str, int] = {}
-    for item in doc["nftables"]:
-        rule = item.get("rule")
-        if rule is None:
-            continue
-        src = packets = None
-        for expr in rule["expr"]:
-            match = expr.get("match", {})
-            if match.get("left", {}).get("payload", {}).get("field") == "saddr":
-                src = str(ip_address(match["right"]))
-            if "counter" in expr:
-                packets = int(expr["counter"]["packets"])
-        if src is not None and packets is not None:
-            counts[src] = packets
-    return counts
-
-
-def _own_ipv6(ctx: CheckContext, host: str) -> str:
-    for text in ctx.running.host(host).addresses():
-        iface = ip_interface(text)
-        if iface.version == 6 and not iface.ip.is_link_local:
-            return str(iface.ip)
-    raise CheckFailed(f"{host} has no global IPv6 address: is the lab up?")
-
-
-class Spoofed6Params(Params):
-    sender: str = Field(description="host that sends the packets")
-    receiver: str = Field(description="host that counts what arrives")
-    destination: str = Field(description="an IPv6 address of the receiver")
-    sources_in: list[str] = Field(min_length=1, description="one source drawn from each")
-    count: int = Field(default=5, ge=1, le=50)
-
-    @field_validator("destination")
-    @classmethod
-    def _v6(cls, value: str) -> str:
-        address = ip_address(value)
-        if address.version != 6:
-            raise ValueError("an IPv6 address")
-        return str(address)
-
-    @field_validator("sources_in")
-    @classmethod
-    def _nets(cls, value: list[str]) -> list[str]:
-        nets = [ip_network(v, strict=True) for v in value]
-        if any(n.version != 6 or n.prefixlen > 64 for n in nets):
-            raise ValueError("IPv6 networks of /64 or larger")
-        return [str(n) for n in nets]
-
-
-@check("spoofed_ipv6_dropped", Spoofed6Params)
-def spoofed_ipv6_dropped(ctx: CheckContext, params: Spoofed6Params) -> str:
-    """No IPv6 packet the sender sends with a spoofed source (drawn from `sources_in`) arrives;
-    the sender's own packets, sent right after, bound the wait."""
-    probed = [p for n in params.sources_in for p in ctx.probed_inside(ip_network(n))]
-    sources = draw_ipv6_sources(ctx.seed, params.sources_in, probed)
-    control = _own_ipv6(ctx, params.sender)
-    receiver = ctx.running.handle(params.receiver)
-    receiver.exec_ok(["nft", "-f", "-"], input_text=_count6_ruleset([*sources, control]))
-    try:
-        ctx.running.host(params.sender).send_packets(
-            params.destination, [*sources, control], params.count, SPOOF6_DPORT
-        )
-        deadline = time.monotonic() + SPOOF6_TIMEOUT
-        counts = _counted6(ctx, params.receiver)
-        while counts.get(control, 0) < params.count and time.monotonic() < deadline:
-            time.sleep(0.02)
-            counts = _counted6(ctx, params.receiver)
-        control_arrived = counts.get(control, 0) >= params.count
-        if control_arrived:
-            time.sleep(0.05)  # anything still in flight
-            counts = _counted6(ctx, params.receiver)
-    finally:
-        receiver.exec(["nft", "delete", "table", "inet", COUNT6_TABLE])
-    arrived = [
-        (src, net, counts.get(src, 0)) for src, net in zip(sources, params.sources_in, strict=True)
-    ]
-    leaked = [f"{n} of {params.count} from {src} (in {net})" for src, net, n in arrived if n]
-    if leaked:
-        raise CheckFailed(
-            f"{params.receiver} received IPv6 packets {params.sender} sent with spoofed sources: "
-            + "; ".join(leaked)
-            + f". {ctx.learner} forwarded them: filter IPv6 as well as IPv4 (uRPF with "
-            "`rp_filter` is IPv4 only; nftables `ip6 saddr` or `fib saddr . iif oif missing drop` "
-            "covers IPv6)."
-        )
-    how = "" if control_arrived else f" (its own packets from {control} did not arrive either)"
-    return (
-        f"none of {params.count} IPv6 packets each from {', '.join(sources)} reached "
-        f"{params.receiver}{how}"
-    )

@@ -1,115 +1,375 @@
 """Traffic checks (anti-spoofing, MANRS Action 2): packets sent from hosts, counted where they land.
 
-A sending host emits UDP packets with a chosen source address (a raw socket, so any source);
-the receiving host counts arrivals per source with nftables. "Spoofed packets do not arrive" is
-measured against a control: the sender's own packets, sent right after the spoofed ones on the
-same path, so once they have arrived the spoofed ones would have too (no fixed sleep).
+A sending host emits UDP packets with chosen source addresses (a raw socket, so any source,
+IPv4 or IPv6); each receiving host counts arrivals per source with nftables. "Spoofed packets
+do not arrive" is measured against a control: the sender's own packets, sent right after the
+spoofed ones on the same path, so once they have arrived the spoofed ones would have too (no
+fixed sleep).
 
-Spoofed sources are drawn at check time from the networks a check names, from the check's seed
-(`ctx.seed`, derived from the report's seed: `--seed` replays the same addresses), so a filter
-that names the spoofed addresses cannot pass. Drawn addresses end in .20 to .250, so never
-one of the lab's own (routers are .1 and hosts .10 of their /24, docs/addressing.md): a packet
-whose source is an address of the router or host receiving it is dropped as a martian whatever
-the learner did.
+Sources are drawn at check time from the check's seed (`ctx.seed`, derived from the report's:
+`--seed` replays the same addresses), from the whole space the rule covers, so no filter that
+names addresses can pass:
+- spoofed: addresses in other networks' prefixes (`sources_in`), one in every bogon range of
+  the special-purpose table (`bogons`, manrs_lab.special_purpose), addresses just below and just
+  above each prefix the sender holds (`adjacent`), and random addresses anywhere outside it
+  (`anywhere`);
+- legitimate: the sender's own address and one address in every slice of each prefix it holds
+  (`across`), so an allow-list covering part of a customer's space fails.
+Drawn addresses are never one a lab node uses (docs/addressing.md: routers .1, hosts .10, link
+ends .1/.2 of a /30, IPv6 ::1, ::2, ::10): a packet whose source is an address of the router
+or host receiving it is dropped as a martian whatever the learner did. Sources the Linux
+kernel drops on its own (loopback, 0.0.0.0/8, multicast) are never drawn either: such a probe
+would prove nothing.
 
-Counting on one receiving host is one nftables table, so checks that count on the same host
-take turns (a lock per instance and host); each turn costs about 0.1-0.2 s.
+Probes that change routes (a more-specific or a default route accepted by mistake) change
+what uRPF lets through: labs order route probes after these checks (`after:`), so the draws
+here cover the whole space and ignore other checks' probe prefixes.
+
+Each check counts in a chain of its own (a UDP port of its own) in one table per receiving
+host, so checks that send to the same host run at the same time.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import random
 import threading
 import time
-from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_interface
+from dataclasses import dataclass
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_interface,
+    ip_network,
+)
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from manrs_lab.drivers.host import Host
+from manrs_lab.drivers.host import COUNT_TABLE
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
+from manrs_lab.special_purpose import bogon_ranges
 
-DELIVERY_TIMEOUT = 1.0  # seconds for legitimate packets to cross the lab (they take ms)
+DELIVERY_TIMEOUT = 1.5  # seconds for legitimate packets to cross the lab (they take ms)
 CONTROL_TIMEOUT = 0.5  # when the control packets do not arrive, everything is being dropped
 SETTLE = 0.05  # after the control packets arrived, for anything still in flight
 POLL = 0.02
-DPORT = 33999  # the host driver's default: UDP to a closed port
-LAB_OWN_LAST_OCTETS = range(20, 251)  # drawn addresses end in .20-.250: never a lab address
+MAX_TRIES = 1000
+MAX_SHOWN = 8  # sources named in a message, per receiver
 
-_locks_guard = threading.Lock()
-_receiver_locks: dict[tuple[str, str], threading.Lock] = {}
+Address = IPv4Address | IPv6Address
+Network = IPv4Network | IPv6Network
+
+# Last octets of the lab's own IPv4 addresses (routers .1, hosts .10, /30 link ends .1/.2) and
+# of network and broadcast addresses: never drawn. IPv6: interface identifiers below 2**16.
+LAB_OWN_LAST_OCTETS = frozenset({0, 1, 2, 3, 10, 255})
+V6_SMALL_IID = 2**16
+# Sources the kernel drops as martians before any filter (RFC 1122 "this network", loopback;
+# IPv6 loopback, unspecified, IPv4-mapped and -compatible): probing them proves nothing.
+KERNEL_DROPS: tuple[Network, ...] = (
+    ip_network("0.0.0.0/8"),
+    ip_network("127.0.0.0/8"),
+    ip_network("224.0.0.0/4"),
+    ip_network("::/96"),
+    ip_network("::ffff:0:0/96"),
+    ip_network("fe80::/10"),
+    ip_network("ff00::/8"),
+)
+# "Anywhere": the unicast space of each family.
+ANYWHERE: dict[int, tuple[int, int]] = {
+    4: (int(IPv4Address("1.0.0.0")), int(IPv4Address("223.255.255.255"))),
+    6: (int(IPv6Address("2000::")), int(IPv6Address("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))),
+}
+FIRST_PORT, LAST_PORT = 34000, 59999
 
 
-def _receiver_lock(ctx: CheckContext, receiver: str) -> threading.Lock:
-    with _locks_guard:
-        return _receiver_locks.setdefault((ctx.running.instance.name, receiver), threading.Lock())
+# -- drawing sources -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    address: str
+    where: str  # what the address is, for messages: "in 198.18.2.0/24", "private (RFC 1918)..."
 
 
-def draw_sources(
-    seed: int, networks: list[IPv4Network], exclude: list[IPv4Network | IPv6Network]
-) -> list[str]:
-    """One address from each network, reproducibly from `seed`, none in `exclude` and none
-    that could be a lab router's or host's own address."""
+def lab_safe(addr: Address) -> bool:
+    """Not an address a lab node could use, and not one the kernel drops on its own."""
+    if any(addr in net for net in KERNEL_DROPS if net.version == addr.version):
+        return False
+    if addr.version == 4:
+        return addr.packed[-1] not in LAB_OWN_LAST_OCTETS
+    return int(addr) % 2**64 >= V6_SMALL_IID
+
+
+def draw_in(
+    rng: random.Random, net: Network, clear: list[Network], taken: set[Address] | None = None
+) -> Address | None:
+    """A random lab-safe address in `net` outside every `clear` network and not in `taken`
+    (which gets it); None if there is none (e.g. `net` lies inside one of them)."""
+    if any(net.subnet_of(c) for c in clear if c.version == net.version):  # type: ignore[arg-type]
+        return None
+    for _ in range(MAX_TRIES):
+        addr = net.network_address + rng.randrange(net.num_addresses)
+        if taken is not None and addr in taken:
+            continue
+        if lab_safe(addr) and not any(addr in c for c in clear if c.version == addr.version):
+            if taken is not None:
+                taken.add(addr)
+            return addr
+    return None
+
+
+def _must(addr: Address | None, what: str) -> Address:
+    if addr is None:
+        raise ValueError(f"no address to draw {what}")
+    return addr
+
+
+def spread(rng: random.Random, net: Network, slices: int) -> list[Address]:
+    """One address in each of `slices` equal parts of `net` (its first and last parts
+    included): a filter that leaves any part out drops one of them."""
+    bits = min(math.ceil(math.log2(slices)), net.max_prefixlen - net.prefixlen)
+    return [
+        _must(draw_in(rng, part, []), f"in {part}") for part in net.subnets(prefixlen_diff=bits)
+    ]
+
+
+def adjacent(
+    rng: random.Random, net: Network, clear: list[Network], taken: set[Address]
+) -> list[tuple[Address, str]]:
+    """An address just below and one just above `net` (in the block an eighth of its size on
+    each side), where that is outside `clear`: over-broad allow-lists let them through."""
+    length = min(net.prefixlen + 3, net.max_prefixlen)
+    size = 2 ** (net.max_prefixlen - length)
+    start, end = int(net.network_address), int(net.broadcast_address)
+    top = 2**net.max_prefixlen
+    found = []
+    for base, where in ((start - size, "just below"), (end + 1, "just above")):
+        if base < 0 or base + size > top:
+            continue
+        block = ip_network((base, length))
+        addr = draw_in(rng, block, clear, taken)
+        if addr is not None:
+            found.append((addr, f"{where} {net}"))
+    return found
+
+
+def anywhere(
+    rng: random.Random, version: int, clear: list[Network], taken: set[Address]
+) -> Address:
+    """A random unicast address of the family outside `clear`."""
+    lo, hi = ANYWHERE[version]
+    for _ in range(MAX_TRIES):
+        addr = ip_address(rng.randint(lo, hi))
+        if addr in taken:
+            continue
+        if lab_safe(addr) and not any(addr in c for c in clear if c.version == version):
+            taken.add(addr)
+            return addr
+    raise ValueError("no address to draw anywhere")
+
+
+def bogon_sources(
+    rng: random.Random, version: int, clear: list[Network], taken: set[Address]
+) -> list[tuple[Address, str]]:
+    """One address in every bogon range of the family (the special-purpose table), except the
+    ranges the kernel or BGP itself refuses (loopback, multicast, link-local)."""
+    found = []
+    for r in bogon_ranges(version):
+        if r.bgp_discards or any(
+            r.network.subnet_of(k)  # type: ignore[arg-type]
+            for k in KERNEL_DROPS
+            if k.version == version
+        ):
+            continue
+        addr = draw_in(rng, r.network, clear, taken)
+        if addr is not None:
+            found.append((addr, r.describe()))
+    return found
+
+
+def draw_spoofed(seed: int, params: SpoofedParams) -> list[Source]:
+    """The check's spoofed sources, reproducibly from `seed`, all distinct, none inside the
+    sender's own space (`outside_of`)."""
     rng = random.Random(seed)
-    drawn = []
-    for net in networks:
-        for _ in range(1000):
-            addr = net.network_address + rng.randrange(net.num_addresses)
-            if addr.packed[-1] in LAB_OWN_LAST_OCTETS and not any(addr in e for e in exclude):
-                drawn.append(str(addr))
-                break
+    clear = [ip_network(n) for n in params.outside_of]
+    version = params.version()
+    taken: set[Address] = set()
+    drawn: list[tuple[Address, str]] = []
+    for text in params.sources_in:
+        net = ip_network(text)
+        for _ in range(params.per_network):
+            drawn.append((_must(draw_in(rng, net, clear, taken), f"in {net}"), f"in {net}"))
+    if params.adjacent:
+        for net in clear:
+            drawn += adjacent(rng, net, clear, taken)
+    if params.bogons:
+        drawn += bogon_sources(rng, version, clear, taken)
+    owner = ", ".join(params.outside_of)
+    for _ in range(params.anywhere):
+        drawn.append((anywhere(rng, version, clear, taken), f"a random address outside {owner}"))
+    return [Source(str(addr), where) for addr, where in drawn]
+
+
+def draw_legitimate(seed: int, params: DeliveredParams) -> list[Source]:
+    """Addresses across every prefix the sender holds, `slices` per prefix."""
+    rng = random.Random(seed)
+    sources = []
+    for text in params.across:
+        net = ip_network(text)
+        sources += [Source(str(a), f"in {net}") for a in spread(rng, net, params.slices)]
+    return sources
+
+
+# -- counting at the receivers -------------------------------------------------------------
+_ports = itertools.cycle(range(FIRST_PORT, LAST_PORT + 1))
+_ports_guard = threading.Lock()
+_tables_guard = threading.Lock()
+_table_locks: dict[tuple[str, str], threading.Lock] = {}
+_table_users: dict[tuple[str, str], int] = {}
+
+
+def _next_port() -> int:
+    """A UDP port no other running check uses: its packets are counted by its own rules."""
+    with _ports_guard:
+        return next(_ports)
+
+
+def _table_lock(key: tuple[str, str]) -> threading.Lock:
+    with _tables_guard:
+        return _table_locks.setdefault(key, threading.Lock())
+
+
+def _start_counting(
+    ctx: CheckContext, receiver: str, chain: str, sources: list[str], port: int
+) -> None:
+    """A chain of this check's in the receiver's counting table (created by the first user):
+    one counter per source, for packets to this check's port, before any routing decision
+    (the prerouting hook) so the receiver's own filters cannot hide an arrival."""
+    rules = "".join(
+        f"add rule inet {COUNT_TABLE} {chain} "
+        f"{'ip6' if ip_address(s).version == 6 else 'ip'} saddr {s} udp dport {port} counter\n"
+        for s in sources
+    )
+    script = (
+        f"table inet {COUNT_TABLE} {{\n  chain {chain} {{\n"
+        "    type filter hook prerouting priority -300;\n  }\n}\n"
+        f"flush chain inet {COUNT_TABLE} {chain}\n{rules}"
+    )
+    key = (ctx.running.instance.name, receiver)
+    with _table_lock(key):
+        ctx.running.handle(receiver).exec_ok(["nft", "-f", "-"], input_text=script)
+        _table_users[key] = _table_users.get(key, 0) + 1
+
+
+def _stop_counting(ctx: CheckContext, receiver: str, chain: str) -> None:
+    key = (ctx.running.instance.name, receiver)
+    with _table_lock(key):
+        _table_users[key] = _table_users.get(key, 1) - 1
+        handle = ctx.running.handle(receiver)
+        if _table_users[key] <= 0:
+            _table_users.pop(key, None)
+            handle.exec(["nft", "delete", "table", "inet", COUNT_TABLE])
         else:
-            raise ValueError(f"no address to draw from {net} outside {exclude}")
-    return drawn
+            handle.exec(["nft", "delete", "chain", "inet", COUNT_TABLE, chain])
 
 
-def own_address(host: Host) -> str:
-    """The host's IPv4 address on its LAN (the legitimate source of its packets)."""
-    for text in host.addresses():
+def parse_counts(doc: dict[str, object]) -> dict[str, int]:
+    """`nft -j list chain ...`: packets per source address of the counting rules."""
+    counts: dict[str, int] = {}
+    items = doc.get("nftables", [])
+    assert isinstance(items, list)
+    for item in items:
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if rule is None:
+            continue
+        src = packets = None
+        for expr in rule["expr"]:
+            match = expr.get("match", {})
+            if match.get("left", {}).get("payload", {}).get("field") == "saddr":
+                src = str(ip_address(match["right"]))
+            if "counter" in expr:
+                packets = int(expr["counter"]["packets"])
+        if src is not None and packets is not None:
+            counts[src] = packets
+    return counts
+
+
+def _counted(ctx: CheckContext, receiver: str, chain: str) -> dict[str, int]:
+    out = ctx.running.handle(receiver).exec_ok(
+        ["nft", "-j", "list", "chain", "inet", COUNT_TABLE, chain]
+    )
+    return parse_counts(json.loads(out))
+
+
+def host_address(ctx: CheckContext, host: str, version: int) -> str:
+    """The host's global address of the family on its LAN."""
+    for text in ctx.running.host(host).addresses():
         iface = ip_interface(text)
-        if iface.version == 4:
+        if iface.version == version and not iface.ip.is_link_local:
             return str(iface.ip)
-    raise CheckFailed(f"{host.name} has no IPv4 address: is the lab up?")
+    raise CheckFailed(f"{host} has no IPv{version} address: is the lab up?")
 
 
-def send_from(host: Host, sources: list[str], destination: str, count: int) -> None:
-    """`count` packets from each source in turn, in one go (drivers/spoof_sender.py)."""
-    host.send_packets(destination, sources, count, DPORT)
+@dataclass
+class Arrivals:
+    counts: dict[str, dict[str, int]]  # receiver -> source -> packets
+    unfinished: set[str]  # receivers where the marker (control, or every source) did not arrive
 
 
-def send_and_count(
+def exchange(
     ctx: CheckContext,
     params: PacketParams,
     sources: list[str],
     *,
     control: str | None,
     timeout: float,
-) -> tuple[dict[str, int], bool]:
-    """Send `params.count` packets from each source (then from `control`) and count them at
-    the receiver. Returns the counts and whether the last source's packets all arrived."""
-    tx, rx = ctx.running.host(params.sender), ctx.running.host(params.receiver)
-    count = params.count
-    counted = [*sources, control] if control else sources
-    with _receiver_lock(ctx, params.receiver):
-        rx.count_from(counted)
-        try:
-            send_from(tx, counted, str(params.destination), count)
-            marker = control or sources[-1]
-            deadline = time.monotonic() + timeout
-            while True:
-                counts = rx.counted()
-                arrived = counts.get(marker, 0) >= count
-                if arrived or time.monotonic() > deadline:
-                    break
-                time.sleep(POLL)
-            if control and arrived:
+) -> Arrivals:
+    """Send `params.count` packets from each source (then from `control`) to every receiver
+    and count them there. Waits until the control (or, without one, every source) arrived at
+    every receiver, or `timeout`."""
+    version = params.version()
+    tx = ctx.running.host(params.sender)
+    dests = {r: host_address(ctx, r, version) for r in params.receivers}
+    sent = [*sources, control] if control else list(sources)
+    port = _next_port()
+    chain = f"c{port}"
+    started: list[str] = []
+    counts: dict[str, dict[str, int]] = {}
+    try:
+        for receiver in params.receivers:
+            _start_counting(ctx, receiver, chain, sent, port)
+            started.append(receiver)
+        for receiver in params.receivers:
+            tx.send_packets(dests[receiver], sent, params.count, port)
+        pending = set(params.receivers)
+        deadline = time.monotonic() + timeout
+        while pending:
+            for receiver in sorted(pending):
+                got = counts[receiver] = _counted(ctx, receiver, chain)
+                markers = [control] if control else sources
+                if all(got.get(m, 0) >= params.count for m in markers):
+                    pending.discard(receiver)
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        if control:
+            finished = [r for r in params.receivers if r not in pending]
+            if finished:
                 time.sleep(SETTLE)
-                counts = rx.counted()
-        finally:
-            rx.stop_counting()
-    return counts, arrived
+                for receiver in finished:
+                    counts[receiver] = _counted(ctx, receiver, chain)
+    finally:
+        for receiver in started:
+            _stop_counting(ctx, receiver, chain)
+    return Arrivals(counts, pending)
 
 
+# -- messages --------------------------------------------------------------------------------
 def _entry(ctx: CheckContext, sender: str) -> str:
     """Where the sender's packets enter the learner's router: 'edge's eth1 (from cust1)'."""
     topo = ctx.running.lab.topology
@@ -128,90 +388,196 @@ def _route_back(ctx: CheckContext, source: str) -> str:
     return f"{ctx.learner}'s route back to {source} leaves through {dev}"
 
 
+def _listed(items: list[str]) -> str:
+    if len(items) <= MAX_SHOWN:
+        return "; ".join(items)
+    return "; ".join(items[:MAX_SHOWN]) + f"; and {len(items) - MAX_SHOWN} more"
+
+
+# -- parameters ------------------------------------------------------------------------------
+def _nets(value: list[str]) -> list[str]:
+    return [str(ip_network(v, strict=True)) for v in value]
+
+
 class PacketParams(Params):
     sender: str = Field(description="host that sends the packets")
-    receiver: str = Field(description="host that counts what arrives")
-    destination: IPv4Address = Field(description="an address of the receiver")
-    count: int = Field(default=5, ge=1, le=50)
+    receivers: list[str] = Field(
+        min_length=1,
+        description="hosts that count what arrives; each gets the packets at its own address "
+        "of the family (every direction the rule applies to)",
+    )
+    family: Literal["ipv4", "ipv6"] = Field(default="ipv4", description="of every packet sent")
+    count: int = Field(default=3, ge=1, le=50, description="packets per source and receiver")
 
     @model_validator(mode="after")
     def _different(self) -> PacketParams:
-        if self.sender == self.receiver:
-            raise ValueError("sender and receiver are different hosts")
+        if self.sender in self.receivers:
+            raise ValueError("the sender is not one of the receivers")
+        if len(set(self.receivers)) != len(self.receivers):
+            raise ValueError("receivers: each host once")
         return self
+
+    def version(self) -> int:
+        return 6 if self.family == "ipv6" else 4
+
+    def _same_family(self, nets: list[str], field: str) -> None:
+        for n in nets:
+            if ip_network(n).version != self.version():
+                raise ValueError(f"{field}: {n} is not {self.family}")
 
 
 class DeliveredParams(PacketParams):
-    source: IPv4Address | None = Field(
-        default=None, description="source address; the sender's own address if absent"
+    across: list[str] = Field(
+        default_factory=list,
+        description="prefixes the sender holds: legitimate sources are drawn across each of "
+        "them (besides the sender's own address)",
+    )
+    slices: int = Field(
+        default=8, ge=1, le=64, description="addresses per prefix, one in each equal part"
     )
 
+    _across = field_validator("across")(_nets)
 
-@check("packets_delivered", DeliveredParams)
-def packets_delivered(ctx: CheckContext, params: DeliveredParams) -> str:
-    """Every packet the sender sends from a legitimate source reaches the receiver."""
-    source = str(params.source) if params.source else own_address(ctx.running.host(params.sender))
-    whose = "" if params.source else "its own address "
-    dst = str(params.destination)
-    counts, _ = send_and_count(ctx, params, [source], control=None, timeout=DELIVERY_TIMEOUT)
-    got = counts.get(source, 0)
-    if got < params.count:
-        raise CheckFailed(
-            f"{params.receiver} received {got} of {params.count} packets {params.sender} sent "
-            f"from {whose}{source} to {dst}: legitimate traffic is dropped. It enters "
-            f"at {_entry(ctx, params.sender)}; {_route_back(ctx, source)}. Strict uRPF drops a "
-            "packet that arrives on another interface than the route back to its source."
-        )
-    return f"{params.receiver} received {got} of {params.count} packets from {source}"
+    @model_validator(mode="after")
+    def _family(self) -> DeliveredParams:
+        self._same_family(self.across, "across")
+        return self
 
 
 class SpoofedParams(PacketParams):
-    sources_in: list[IPv4Network] = Field(
-        min_length=1, description="one spoofed source is drawn from each network, at check time"
+    sources_in: list[str] = Field(
+        default_factory=list,
+        description="other networks' prefixes: `per_network` spoofed sources drawn in each",
     )
-    exclude: list[IPv4Network] = Field(
-        default_factory=list, description="never drawn (the sender's own, legitimate prefix)"
+    per_network: int = Field(default=1, ge=1, le=16)
+    outside_of: list[str] = Field(
+        default_factory=list,
+        description="the sender's own prefixes: never drawn (legitimate sources)",
+    )
+    adjacent: bool = Field(
+        default=False, description="sources just below and just above each `outside_of` prefix"
+    )
+    bogons: bool = Field(default=False, description="a source in every bogon range of the family")
+    anywhere: int = Field(
+        default=0, ge=0, le=32, description="random sources anywhere outside `outside_of`"
+    )
+    rule: str = Field(
+        default="", description="what the sender may send from, in words, for messages"
     )
 
-    @field_validator("sources_in")
-    @classmethod
-    def _drawable(cls, value: list[IPv4Network]) -> list[IPv4Network]:
-        for net in value:
-            if net.prefixlen > 24:
-                raise ValueError(f"{net}: draw from a /24 or larger")
-        return value
+    _sources_in = field_validator("sources_in", "outside_of")(_nets)
+
+    @model_validator(mode="after")
+    def _drawable(self) -> SpoofedParams:
+        self._same_family(self.sources_in, "sources_in")
+        self._same_family(self.outside_of, "outside_of")
+        if not (self.sources_in or self.bogons or self.anywhere or self.adjacent):
+            raise ValueError("no spoofed sources: give sources_in, bogons, adjacent or anywhere")
+        if (self.adjacent or self.anywhere) and not self.outside_of:
+            raise ValueError("adjacent and anywhere are relative to outside_of")
+        own = [ip_network(n) for n in self.outside_of]
+        for text in self.sources_in:
+            net = ip_network(text)
+            if any(net.subnet_of(o) for o in own):  # type: ignore[arg-type]
+                raise ValueError(f"sources_in: {net} is inside the sender's own outside_of")
+        return self
+
+
+# -- checks ----------------------------------------------------------------------------------
+@check("packets_delivered", DeliveredParams)
+def packets_delivered(ctx: CheckContext, params: DeliveredParams) -> str:
+    """Every packet the sender sends from a legitimate source (its own address, and addresses
+    across every prefix it holds) reaches every receiver."""
+    own = host_address(ctx, params.sender, params.version())
+    sources = [Source(own, "its own address")] + [
+        s for s in draw_legitimate(ctx.seed, params) if s.address != own
+    ]
+    addresses = [s.address for s in sources]
+    arrivals = exchange(ctx, params, addresses, control=None, timeout=DELIVERY_TIMEOUT)
+    lost = []
+    first_lost: str | None = None
+    for receiver in params.receivers:
+        got = arrivals.counts.get(receiver, {})
+        short = [s for s in sources if got.get(s.address, 0) < params.count]
+        if short:
+            first_lost = first_lost or short[0].address
+            lost.append(
+                f"{receiver} received "
+                + _listed(
+                    [
+                        f"{got.get(s.address, 0)} of {params.count} from {s.address} ({s.where})"
+                        for s in short
+                    ]
+                )
+            )
+    if lost:
+        assert first_lost is not None
+        raise CheckFailed(
+            f"{params.sender} sent packets from its legitimate addresses and "
+            + "; ".join(lost)
+            + f": legitimate traffic is dropped. It enters at {_entry(ctx, params.sender)}; "
+            f"{_route_back(ctx, first_lost)}. Strict uRPF drops a packet that arrives on "
+            "another interface than the route back to its source, and an allow-list must "
+            "cover all of the sender's prefixes, not part of them."
+        )
+    return (
+        f"{', '.join(params.receivers)} received all {params.count} packets from each of "
+        f"{len(sources)} sources ({', '.join(addresses)})"
+    )
 
 
 @check("spoofed_packets_dropped", SpoofedParams)
 def spoofed_packets_dropped(ctx: CheckContext, params: SpoofedParams) -> str:
-    """No packet the sender sends with a spoofed source (drawn from `sources_in`) arrives."""
-    probed = [p for net in params.sources_in for p in ctx.probed_inside(net)]
-    sources = draw_sources(ctx.seed, params.sources_in, [*params.exclude, *probed])
-    control = own_address(ctx.running.host(params.sender))
-    counts, control_arrived = send_and_count(
-        ctx, params, sources, control=control, timeout=CONTROL_TIMEOUT
-    )
-    arrived = {src: counts[src] for src in sources if counts.get(src, 0) > 0}
-    if arrived:
-        what = "; ".join(
-            f"{n} of {params.count} from {src} (in {net})"
-            for src, net in zip(sources, params.sources_in, strict=True)
-            if (n := arrived.get(src, 0))
+    """No packet the sender sends with a spoofed source arrives at any receiver."""
+    sources = draw_spoofed(ctx.seed, params)
+    control = host_address(ctx, params.sender, params.version())
+    addresses = [s.address for s in sources]
+    arrivals = exchange(ctx, params, addresses, control=control, timeout=CONTROL_TIMEOUT)
+    parts: list[str] = []
+    for receiver in params.receivers:
+        got = arrivals.counts.get(receiver, {})
+        leaked = [s for s in sources if got.get(s.address, 0) > 0]
+        if not leaked:
+            continue
+        if parts:
+            parts.append(
+                f"{receiver} received packets from {len(leaked)} of the {len(sources)} "
+                "spoofed sources as well"
+            )
+            continue
+        family = "IPv6 packets" if params.version() == 6 else "packets"
+        items = [f"{got[s.address]} of {params.count} from {s.address} ({s.where})" for s in leaked]
+        parts.append(
+            f"{receiver} received {family} {params.sender} sent with spoofed sources: "
+            + _listed(items)
+        )
+    if parts:
+        rule = params.rule or "a customer may only send from the prefixes it holds"
+        v6 = (
+            " IPv6 needs its own filter: `rp_filter` is IPv4 only (nftables `ip6 saddr`, or "
+            "`fib saddr . iif oif missing drop`, covers IPv6)."
+            if params.version() == 6
+            else ""
         )
         raise CheckFailed(
-            f"{params.receiver} received packets {params.sender} sent with spoofed sources: "
-            f"{what}. They entered at {_entry(ctx, params.sender)}, which forwarded them: "
-            f"a customer may only send from the prefixes it holds. Look at what "
-            f"{ctx.learner} accepts on that interface (uRPF, or an allow-list of the "
-            "customer's prefixes)."
+            "; ".join(parts)
+            + f". They entered at {_entry(ctx, params.sender)}, which forwarded them: {rule}. "
+            f"Look at what {ctx.learner} accepts on that interface (uRPF, or an allow-list of "
+            "the prefixes the neighbour may send from)." + v6
         )
-    how = "" if control_arrived else f" (its own packets from {control} did not arrive either)"
+    how = (
+        ""
+        if not arrivals.unfinished
+        else f" (its own packets from {control} did not arrive at "
+        f"{', '.join(sorted(arrivals.unfinished))} either)"
+    )
     return (
-        f"none of {params.count} packets each from {', '.join(sources)} reached "
-        f"{params.receiver}{how}"
+        f"none of {params.count} packets each from {len(sources)} spoofed sources "
+        f"({', '.join(addresses)}) reached {', '.join(params.receivers)}{how}"
     )
 
 
+# -- forwarding paths ------------------------------------------------------------------------
 class ForwardingPath(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
