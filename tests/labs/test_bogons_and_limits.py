@@ -19,8 +19,18 @@ SOLUTION = (
     Path(__file__).resolve().parents[2] / "labs" / LAB / "solution" / "edge.conf"
 ).read_text()
 LISTS, _, _ = SOLUTION.partition("router bgp 64500")
+
+
+def before_binding(lines: str, config: str = SOLUTION) -> str:
+    """`lines` inserted before the session statements: FRR re-filters a session's routes when
+    a filter is bound to it, not when an already bound list gets a new line."""
+    lists, sep, sessions = config.partition("router bgp 64500")
+    return lists + lines + sep + sessions
+
+
 NEIGHBOURS = ("cust1", "transit", "peer")
-RULES = ("bogons", "lengths", "long-path", "private-asn", "reserved-asn")
+ASN_RULES = ("private16", "private32", "reserved16", "reserved32")
+RULES = ("bogons", "lengths", "long-path", *(f"{a}-asn" for a in ASN_RULES))
 DROP_CHECKS = {f"{n}-{rule}-dropped" for n in NEIGHBOURS for rule in RULES}
 TASK_CHECKS = DROP_CHECKS | {"burst-trips-limit"}
 
@@ -126,9 +136,8 @@ router bgp 64500
 )
 
 # Plausible mistake: a bogon list copied from the real Internet drops the lab's Internet.
-REAL_WORLD_BOGONS = (
-    SOLUTION
-    + """
+REAL_WORLD_BOGONS = before_binding(
+    """
 ip prefix-list BOGONS-V4 seq 140 deny 198.18.0.0/15 le 32
 ipv6 prefix-list BOGONS-V6 seq 120 deny 2001:db8::/32 le 128
 """
@@ -176,15 +185,16 @@ NAMED_BOGONS_ONLY = "".join(
 )
 
 # Deny exactly the two private ASNs the old probes used (and the path-length rule).
-TWO_PRIVATE_ASNS = "".join(
-    line + "\n"
-    for line in SOLUTION.splitlines()
-    if not line.startswith(
-        tuple(f"bgp as-path access-list SANE-PATHS seq {n} " for n in (10, 20, 30))
-    )
-) + (
+TWO_PRIVATE_ASNS = before_binding(
     "bgp as-path access-list SANE-PATHS seq 11 deny _65113_\n"
-    "bgp as-path access-list SANE-PATHS seq 12 deny _4200000123_\n"
+    "bgp as-path access-list SANE-PATHS seq 12 deny _4200000123_\n",
+    "".join(
+        line + "\n"
+        for line in SOLUTION.splitlines()
+        if not line.startswith(
+            tuple(f"bgp as-path access-list SANE-PATHS seq {n} " for n in (10, 20, 30))
+        )
+    ),
 )
 
 # Boundaries: a path limit at 60 (the old probe had 61 hops) and one at 49.
@@ -205,6 +215,12 @@ LENGTHS_ONE_TOO_SHORT = SOLUTION.replace("deny 0.0.0.0/0 le 7", "deny 0.0.0.0/0 
 # Boundaries of the limit: one that trips at 10 per family, one that lets 12 in.
 LIMIT_TOO_LOW = SOLUTION.replace("maximum-prefix 10 restart 5", "maximum-prefix 8 restart 5")
 LIMIT_TOO_HIGH = SOLUTION.replace("maximum-prefix 10 restart 5", "maximum-prefix 11 restart 5")
+
+# The reserved rule without the IANA-reserved 32-bit block (AS_TRANS only).
+RESERVED_WITHOUT_IANA_BLOCK = SOLUTION.replace(
+    next(line for line in SOLUTION.splitlines() if " SANE-PATHS seq 30 " in line),
+    "bgp as-path access-list SANE-PATHS seq 30 deny _23456_",
+)
 
 # Over-broad: 172.0.0.0/8 for 172.16.0.0/12 drops real networks next to it.
 OVERBROAD_172 = SOLUTION.replace("deny 172.16.0.0/12 le 32", "deny 172.0.0.0/8 le 32")
@@ -242,8 +258,10 @@ def test_unsolved_lab_fails_every_task_and_says_what_got_through(boot_lab):
     assert "is too short: /7 is shorter than /8" in said["cust1-lengths-dropped"]
     assert "is too short: /15 is shorter than /16" in said["cust1-lengths-dropped"]
     assert "an AS path of 51 hops (more than 50)" in said["transit-long-path-dropped"]
-    assert "private AS [42" in said["cust1-private-asn-dropped"]
-    assert "reserved AS" in said["transit-reserved-asn-dropped"]
+    assert "private AS [42" in said["cust1-private32-asn-dropped"]
+    assert "private AS [6" in said["peer-private16-asn-dropped"]
+    assert "reserved AS [4294967295] in the path" in said["transit-reserved32-asn-dropped"]
+    assert "reserved AS [23456] in the path" in said["cust1-reserved16-asn-dropped"]
     assert "IPv4 session with cust1 (10.0.1.2) stayed Established" in said["burst-trips-limit"]
     assert "no maximum-prefix limit tripped" in said["burst-trips-limit"]
     assert all(t.next_hint for t in report.tasks)
@@ -329,10 +347,15 @@ def test_path_length_rule_with_underscores_drops_normal_paths(boot_lab):
         (LENGTHS_ONE_TOO_SHORT, each("lengths-accepted"), "prefix-lengths"),
         (PATH_LIMIT_60, each("long-path-dropped"), "as-paths"),
         (PATH_LIMIT_49, each("path-at-limit-accepted"), "as-paths"),
-        (TWO_PRIVATE_ASNS, each("private-asn-dropped") | each("reserved-asn-dropped"), "as-paths"),
         (
-            PRIVATE_16_BIT_ONLY,
-            {"cust1-private-asn-dropped", "peer-private-asn-dropped"},
+            TWO_PRIVATE_ASNS,
+            {f"{n}-{r}-asn-dropped" for n in NEIGHBOURS for r in ASN_RULES},
+            "as-paths",
+        ),
+        (PRIVATE_16_BIT_ONLY, each("private32-asn-dropped"), "as-paths"),
+        (
+            RESERVED_WITHOUT_IANA_BLOCK,
+            {"cust1-reserved32-asn-dropped", "peer-reserved32-asn-dropped"},
             "as-paths",
         ),
         (LIMIT_TOO_LOW, {"limit-not-reached"}, "max-prefix"),
@@ -347,6 +370,7 @@ def test_path_length_rule_with_underscores_drops_normal_paths(boot_lab):
         "path-limit-49",
         "two-private-asns",
         "private-16-bit-only",
+        "reserved-without-65552-131071",
         "limit-8",
         "limit-11",
     ],
