@@ -45,7 +45,7 @@ RECORD = "roa-probes.json"  # in the instance folder: probe ROAs on the cache ri
 LOAD_TIMEOUT = 6.0  # s; the cache re-reads its file every second, routers load it at once
 POLL = 0.05
 MAX_TRIES = 64
-DEFAULT_SPAN = 8  # a ROA's prefix is up to this much shorter than the route's, by default
+DEFAULT_SPAN = 4  # a ROA's prefix is up to this much shorter than the route's, by default
 
 
 # -- drawing ------------------------------------------------------------------------------

@@ -388,7 +388,7 @@ class RoaPublish(Strict):
     lengths: tuple[int, int] | None = Field(
         default=None,
         description="lengths of the ROA's prefix, a supernet of (or equal to) the announced "
-        "prefix, at most its maxLength; default: up to 8 shorter than the announced prefix",
+        "prefix, at most its maxLength; default: up to 4 shorter than the announced prefix",
     )
 
     @field_validator("max_length", "lengths")
