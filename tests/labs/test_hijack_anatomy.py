@@ -79,6 +79,40 @@ router bgp 65551
 exit
 """
 
+# Correct, a third idiom for the egress filter: a zebra access-list as a distribute-list.
+ACL_STEP3 = (
+    WITHDRAW_ONLY
+    + """
+access-list OURS-ONLY seq 10 permit 198.18.99.0/24 exact-match
+router bgp 65551
+ address-family ipv4 unicast
+  neighbor 10.10.99.1 distribute-list OURS-ONLY out
+ exit-address-family
+exit
+"""
+)
+
+# Deny exactly the strays the guide used to name, let out everything else.
+EGRESS_DENY_NAMED = (
+    WITHDRAW_ONLY
+    + """
+ip prefix-list NO-STRAYS seq 10 deny 198.18.0.0/24 le 32
+ip prefix-list NO-STRAYS seq 20 deny 198.19.0.0/16 le 32
+ip prefix-list NO-STRAYS seq 30 permit 0.0.0.0/0 le 32
+router bgp 65551
+ address-family ipv4 unicast
+  neighbor 10.10.99.1 prefix-list NO-STRAYS out
+ exit-address-family
+exit
+"""
+)
+
+# Boundary: its own /24 "and anything inside it".
+EGRESS_OWN_LE_32 = FILTER_ONLY.replace("permit 198.18.99.0/24", "permit 198.18.99.0/24 le 32")
+
+# Over-broad: the /23 around its /24 "to leave room to grow".
+EGRESS_SUPERNET = FILTER_ONLY.replace("permit 198.18.99.0/24", "permit 198.18.98.0/23 le 24")
+
 
 def booted(boot_lab) -> RunningLab:
     """A lab whose gates pass: bgpd may still be connecting to zebra right after `up`."""
@@ -174,6 +208,14 @@ def test_differently_written_correct_solution_passes(boot_lab):
     assert report.passed, [c.message for c in report.checks if not c.passed]
 
 
+def test_egress_filter_as_an_access_list_passes(boot_lab):
+    running = booted(boot_lab)
+    apply(running, STEP1 + STEP2)
+    apply(running, ACL_STEP3)
+    report = graded(running, "clean-up")
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
 def test_more_specific_that_misses_the_server_fails(boot_lab):
     running = booted(boot_lab)
     apply(running, WRONG_HALF)
@@ -208,3 +250,20 @@ def test_clean_up_without_egress_filter_fails(boot_lab):
     report = graded(running, "clean-up")
     assert report.points == 0
     assert failed_ids(report) == {"egress-filtered"}
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [EGRESS_DENY_NAMED, EGRESS_OWN_LE_32, EGRESS_SUPERNET],
+    ids=["deny-the-named-strays", "own-le-32", "supernet"],
+)
+def test_egress_filters_that_let_something_else_out_fail(boot_lab, egress):
+    running = booted(boot_lab)
+    apply(running, STEP1 + STEP2)
+    apply(running, egress if egress is EGRESS_DENY_NAMED else WITHDRAW_ONLY + egress)
+    report = graded(running, "clean-up")
+    assert failed_ids(report) == {"egress-filtered"}
+    assert report.points == 0
+    message = messages(report)["egress-filtered"]
+    assert "transit received" in message
+    assert "evil's export policy let it out" in message
