@@ -130,6 +130,11 @@ COVERING_ALLOW_LIST = nft(
 SHARED_ALLOW_LIST = nft(
     '    iifname { "eth1", "eth2" } ip saddr != { 198.18.1.0/24, 198.18.2.0/24 } drop'
 )
+# Reflection attacks are UDP: a filter of UDP alone (spoofed TCP and ICMP still get through).
+UDP_ONLY = nft(
+    '    iifname "eth1" ip saddr != 198.18.1.0/24 meta l4proto udp drop\n'
+    '    iifname "eth2" ip saddr != 198.18.2.0/24 meta l4proto udp drop'
+)
 # Every rule right, on one customer's port only.
 CUST1_ONLY = nft('    iifname "eth1" ip saddr != 198.18.1.0/24 drop')
 
@@ -178,6 +183,8 @@ def test_spoofed_sources_cover_the_rule_and_replay_from_the_seed():
         assert "just below 198.18.1.0/24" in where
         assert "just above 198.18.1.0/24" in where
         assert sum(w.startswith("a random address") for w in where) == 4
+        # UDP, TCP and ICMP, each from about a third of the sources.
+        assert {s.proto for s in sources} == {"udp", "tcp", "icmp"}
         ranges_hit |= {b.prefix for a in addrs if (b := bogon_of(f"{a}/32")) is not None}
     # Every bogon range a packet can carry (the kernel drops loopback and 0/8 itself).
     assert ranges_hit >= {
@@ -214,7 +221,7 @@ def test_unsolved_lab_forwards_spoofed_packets_and_says_where(boot_lab):
     assert "entered at edge's eth1 (from cust1)" in stolen1
     assert "cust1 may only send from 198.18.1.0/24" in stolen1
     assert "entered at edge's eth2 (from cust2)" in message(report, "cust2-bogus-dropped")
-    assert "inside 100.64.0.0/10)" in message(report, "cust2-bogus-dropped")
+    assert "inside 100.64.0.0/10; " in message(report, "cust2-bogus-dropped")
     # Every source drawn is one the lab forwards when nothing filters: none proves nothing.
     for check_id in SPOOF_CHECKS:
         assert leaked_count(message(report, check_id)) == len(spoofed(check_id)), check_id
@@ -251,7 +258,7 @@ def test_strict_urpf_on_the_multihomed_customer_drops_its_legitimate_traffic(boo
     assert report.task("spoofing-cust1").passed
     assert report.task("spoofing-cust2").points == 0
     text = message(report, "cust2-legitimate-arrives")
-    assert "h-transit received 0 of 3 from 198.18.2.10 (its own address)" in text
+    assert "h-transit received 0 of 3 from 198.18.2.10 (its own address; UDP)" in text
     assert "edge's route back to 198.18.2.10 leaves through eth3" in text
     # Its addresses in 198.18.2.0/25 (routed back through transit) are lost, the rest arrive.
     lost = {ip_address(a) for a in re.findall(r"0 of 3 from ([\d.]+)", text)}
@@ -275,12 +282,12 @@ def test_deny_lists_tuned_to_the_probes_fail(boot_lab):
     report = graded(running, OLD_PROBE_RANGES)
     assert {"cust1-bogus-dropped", "cust2-bogus-dropped"} <= failed_ids(report)
     assert report.points == 0
-    assert "inside 10.0.0.0/8)" in message(report, "cust1-bogus-dropped")
+    assert "inside 10.0.0.0/8; " in message(report, "cust1-bogus-dropped")
     # Complete for every bogon range and the lab's space, but still a deny-list.
     report = graded(running, DENY_LIST, seed=8)
     assert failed_ids(report) == {"cust1-stolen-dropped", "cust2-stolen-dropped"}
     assert report.points == 0
-    assert "(a random address outside 198.18.1.0/24)" in message(report, "cust1-stolen-dropped")
+    assert "(a random address outside 198.18.1.0/24; " in message(report, "cust1-stolen-dropped")
 
 
 def test_allow_lists_of_part_of_or_more_than_the_customers_space_fail(boot_lab):
@@ -294,16 +301,25 @@ def test_allow_lists_of_part_of_or_more_than_the_customers_space_fail(boot_lab):
 
     report = graded(running, COVERING_ALLOW_LIST, seed=9)
     assert failed_ids(report) == {"cust1-stolen-dropped", "cust2-stolen-dropped"}
-    assert "(just above 198.18.2.0/24)" in message(report, "cust2-stolen-dropped")
-    assert "(just below 198.18.1.0/24)" in message(report, "cust1-stolen-dropped")
+    assert "(just above 198.18.2.0/24; " in message(report, "cust2-stolen-dropped")
+    assert "(just below 198.18.1.0/24; " in message(report, "cust1-stolen-dropped")
 
 
 def test_one_list_for_both_customers_or_one_customer_only_fails(boot_lab):
     running = boot_lab(LAB)
     report = graded(running, SHARED_ALLOW_LIST)
     assert failed_ids(report) == {"cust1-stolen-dropped", "cust2-stolen-dropped"}
-    assert "(in 198.18.2.0/24)" in message(report, "cust1-stolen-dropped")
+    assert "(in 198.18.2.0/24; " in message(report, "cust1-stolen-dropped")
 
     report = graded(running, CUST1_ONLY)
     assert failed_tasks(report) == {"spoofing-cust2"}
     assert report.points == 2
+
+
+def test_a_filter_of_one_protocol_fails(boot_lab):
+    report = graded(boot_lab(LAB), UDP_ONLY)
+    assert failed_ids(report) == SPOOF_CHECKS
+    text = message(report, "cust1-stolen-dropped")
+    assert "; TCP)" in text
+    assert "; ICMP)" in text
+    assert "; UDP)" not in text

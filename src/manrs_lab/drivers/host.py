@@ -77,17 +77,32 @@ class Host:
         """UDP packets from `src` (any address) to `dst`; returns how many were sent."""
         return self.send_packets(dst, [src], count, dport)
 
-    def send_packets(self, dst: str, sources: list[str], count: int, dport: int) -> int:
-        """`count` UDP packets to `dst` from each source address in turn (IPv4 or IPv6, spoofed
-        or not). In this process where the namespace can be joined, else in the node."""
+    def send_packets(
+        self,
+        dst: str,
+        sources: list[str],
+        count: int,
+        dport: int,
+        protos: list[str] | None = None,
+    ) -> int:
+        """`count` packets to `dst` from each source address in turn (IPv4 or IPv6, spoofed
+        or not): UDP, or per source the protocol at its place in `protos` (udp, tcp, icmp). In
+        this process where the namespace can be joined, else in the node."""
         netns = self.handle.netns_path
         if netns is not None:
             try:
-                return call_in_netns(netns, lambda: spoof_sender.send(dst, count, dport, sources))
+                return call_in_netns(
+                    netns, lambda: spoof_sender.send(dst, count, dport, sources, protos)
+                )
             except OSError as exc:
                 raise ExecError(f"{self.name}: sending from {', '.join(sources)}: {exc}") from exc
+        given = (
+            sources
+            if protos is None
+            else [f"{p}@{s}" for p, s in zip(protos, sources, strict=True)]
+        )
         out = self.handle.exec_ok(
-            ["python3", "-c", SENDER.read_text(), dst, str(count), str(dport), *sources]
+            ["python3", "-c", SENDER.read_text(), dst, str(count), str(dport), *given]
         )
         return int(out.strip() or 0)
 

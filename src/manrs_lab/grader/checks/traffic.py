@@ -1,7 +1,8 @@
 """Traffic checks (anti-spoofing, MANRS Action 2): packets sent from hosts, counted where they land.
 
-A sending host emits UDP packets with chosen source addresses (a raw socket, so any source,
-IPv4 or IPv6); each receiving host counts arrivals per source with nftables. "Spoofed packets
+A sending host emits packets with chosen source addresses (a raw socket, so any source, IPv4
+or IPv6), UDP, TCP SYNs and ICMP echo requests in turn (a filter of one protocol does not
+pass); each receiving host counts arrivals per source with nftables. "Spoofed packets
 do not arrive" is measured against a control: the sender's own packets, sent right after the
 spoofed ones on the same path, so once they have arrived the spoofed ones would have too (no
 fixed sleep).
@@ -52,6 +53,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from manrs_lab.drivers.host import COUNT_TABLE
+from manrs_lab.drivers.spoof_sender import PROTOCOLS
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.special_purpose import bogon_ranges
@@ -94,6 +96,20 @@ FIRST_PORT, LAST_PORT = 34000, 59999
 class Source:
     address: str
     where: str  # what the address is, for messages: "in 198.18.2.0/24", "private (RFC 1918)..."
+    proto: str = "udp"  # what is sent from it: udp, tcp (SYN) or icmp (echo request)
+
+    def text(self) -> str:
+        return f"{self.address} ({self.where}; {self.proto.upper()})"
+
+
+def with_protocols(sources: list[Source], rng: random.Random) -> list[Source]:
+    """Each source gets a protocol, in turn from a drawn start: every protocol is sent from
+    about a third of the sources, whatever their kind."""
+    start = rng.randrange(len(PROTOCOLS))
+    return [
+        Source(s.address, s.where, PROTOCOLS[(start + i) % len(PROTOCOLS)])
+        for i, s in enumerate(sources)
+    ]
 
 
 def lab_safe(addr: Address) -> bool:
@@ -212,7 +228,7 @@ def draw_spoofed(seed: int, params: SpoofedParams) -> list[Source]:
     owner = ", ".join(params.outside_of)
     for _ in range(params.anywhere):
         drawn.append((anywhere(rng, version, clear, taken), f"a random address outside {owner}"))
-    return [Source(str(addr), where) for addr, where in drawn]
+    return with_protocols([Source(str(addr), where) for addr, where in drawn], rng)
 
 
 def draw_legitimate(seed: int, params: DeliveredParams) -> list[Source]:
@@ -222,7 +238,7 @@ def draw_legitimate(seed: int, params: DeliveredParams) -> list[Source]:
     for text in params.across:
         net = ip_network(text)
         sources += [Source(str(a), f"in {net}") for a in spread(rng, net, params.slices)]
-    return sources
+    return with_protocols(sources, rng)
 
 
 # -- counting at the receivers -------------------------------------------------------------
@@ -244,16 +260,29 @@ def _table_lock(key: tuple[str, str]) -> threading.Lock:
         return _table_locks.setdefault(key, threading.Lock())
 
 
+def count_rule(source: Source, port: int) -> str:
+    """The nftables match for this check's packets from `source`: its protocol to `port` (an
+    echo request with `port` as its identifier)."""
+    v6 = ip_address(source.address).version == 6
+    family = "ip6" if v6 else "ip"
+    what = {
+        "udp": f"udp dport {port}",
+        "tcp": f"tcp dport {port}",
+        "icmp": f"icmpv6 type echo-request icmpv6 id {port}"
+        if v6
+        else f"icmp type echo-request icmp id {port}",
+    }[source.proto]
+    return f"{family} saddr {source.address} {what}"
+
+
 def _start_counting(
-    ctx: CheckContext, receiver: str, chain: str, sources: list[str], port: int
+    ctx: CheckContext, receiver: str, chain: str, sources: list[Source], port: int
 ) -> None:
     """A chain of this check's in the receiver's counting table (created by the first user):
-    one counter per source, for packets to this check's port, before any routing decision
-    (the prerouting hook) so the receiver's own filters cannot hide an arrival."""
+    one counter per source, for this check's packets, before any routing decision (the
+    prerouting hook) so the receiver's own filters cannot hide an arrival."""
     rules = "".join(
-        f"add rule inet {COUNT_TABLE} {chain} "
-        f"{'ip6' if ip_address(s).version == 6 else 'ip'} saddr {s} udp dport {port} counter\n"
-        for s in sources
+        f"add rule inet {COUNT_TABLE} {chain} {count_rule(s, port)} counter\n" for s in sources
     )
     script = (
         f"table inet {COUNT_TABLE} {{\n  chain {chain} {{\n"
@@ -324,9 +353,9 @@ class Arrivals:
 def exchange(
     ctx: CheckContext,
     params: PacketParams,
-    sources: list[str],
+    sources: list[Source],
     *,
-    control: str | None,
+    control: Source | None,
     timeout: float,
 ) -> Arrivals:
     """Send `params.count` packets from each source (then from `control`) to every receiver
@@ -344,15 +373,17 @@ def exchange(
         for receiver in params.receivers:
             _start_counting(ctx, receiver, chain, sent, port)
             started.append(receiver)
+        addresses = [s.address for s in sent]
+        protos = [s.proto for s in sent]
         for receiver in params.receivers:
-            tx.send_packets(dests[receiver], sent, params.count, port)
+            tx.send_packets(dests[receiver], addresses, params.count, port, protos)
         pending = set(params.receivers)
         deadline = time.monotonic() + timeout
         while pending:
             for receiver in sorted(pending):
                 got = counts[receiver] = _counted(ctx, receiver, chain)
                 markers = [control] if control else sources
-                if all(got.get(m, 0) >= params.count for m in markers):
+                if all(got.get(m.address, 0) >= params.count for m in markers):
                     pending.discard(receiver)
             if not pending or time.monotonic() > deadline:
                 break
@@ -493,7 +524,7 @@ def packets_delivered(ctx: CheckContext, params: DeliveredParams) -> str:
         s for s in draw_legitimate(ctx.seed, params) if s.address != own
     ]
     addresses = [s.address for s in sources]
-    arrivals = exchange(ctx, params, addresses, control=None, timeout=DELIVERY_TIMEOUT)
+    arrivals = exchange(ctx, params, sources, control=None, timeout=DELIVERY_TIMEOUT)
     lost = []
     first_lost: str | None = None
     for receiver in params.receivers:
@@ -504,10 +535,7 @@ def packets_delivered(ctx: CheckContext, params: DeliveredParams) -> str:
             lost.append(
                 f"{receiver} received "
                 + _listed(
-                    [
-                        f"{got.get(s.address, 0)} of {params.count} from {s.address} ({s.where})"
-                        for s in short
-                    ]
+                    [f"{got.get(s.address, 0)} of {params.count} from {s.text()}" for s in short]
                 )
             )
     if lost:
@@ -530,9 +558,9 @@ def packets_delivered(ctx: CheckContext, params: DeliveredParams) -> str:
 def spoofed_packets_dropped(ctx: CheckContext, params: SpoofedParams) -> str:
     """No packet the sender sends with a spoofed source arrives at any receiver."""
     sources = draw_spoofed(ctx.seed, params)
-    control = host_address(ctx, params.sender, params.version())
+    control = Source(host_address(ctx, params.sender, params.version()), "its own address")
     addresses = [s.address for s in sources]
-    arrivals = exchange(ctx, params, addresses, control=control, timeout=CONTROL_TIMEOUT)
+    arrivals = exchange(ctx, params, sources, control=control, timeout=CONTROL_TIMEOUT)
     parts: list[str] = []
     for receiver in params.receivers:
         got = arrivals.counts.get(receiver, {})
@@ -546,7 +574,7 @@ def spoofed_packets_dropped(ctx: CheckContext, params: SpoofedParams) -> str:
             )
             continue
         family = "IPv6 packets" if params.version() == 6 else "packets"
-        items = [f"{got[s.address]} of {params.count} from {s.address} ({s.where})" for s in leaked]
+        items = [f"{got[s.address]} of {params.count} from {s.text()}" for s in leaked]
         parts.append(
             f"{receiver} received {family} {params.sender} sent with spoofed sources: "
             + _listed(items)
@@ -568,7 +596,7 @@ def spoofed_packets_dropped(ctx: CheckContext, params: SpoofedParams) -> str:
     how = (
         ""
         if not arrivals.unfinished
-        else f" (its own packets from {control} did not arrive at "
+        else f" (its own packets from {control.address} did not arrive at "
         f"{', '.join(sorted(arrivals.unfinished))} either)"
     )
     return (
