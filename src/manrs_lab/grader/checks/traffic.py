@@ -48,7 +48,7 @@ from ipaddress import (
     ip_interface,
     ip_network,
 )
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -307,13 +307,11 @@ def _stop_counting(ctx: CheckContext, receiver: str, chain: str) -> None:
             handle.exec(["nft", "delete", "chain", "inet", COUNT_TABLE, chain])
 
 
-def parse_counts(doc: dict[str, object]) -> dict[str, int]:
+def parse_counts(doc: dict[str, Any]) -> dict[str, int]:
     """`nft -j list chain ...`: packets per source address of the counting rules."""
     counts: dict[str, int] = {}
-    items = doc.get("nftables", [])
-    assert isinstance(items, list)
-    for item in items:
-        rule = item.get("rule") if isinstance(item, dict) else None
+    for item in doc.get("nftables", []):
+        rule = item.get("rule")
         if rule is None:
             continue
         src = packets = None
