@@ -11,6 +11,8 @@ sources are in traffic.py.
 
 from __future__ import annotations
 
+import threading
+import time
 from enum import StrEnum
 from ipaddress import ip_address, ip_network
 
@@ -23,6 +25,27 @@ from manrs_lab.state import BgpRoute
 
 MAX_SHOWN_PATH = 8  # ASes shown of a long AS path
 MAX_SHOWN = 6  # routes shown per observer in a message
+TABLE_TTL = 0.05  # s a router's whole table, read for one check, serves the others running
+
+_tables_guard = threading.Lock()
+_table_locks: dict[tuple[str, str], threading.Lock] = {}
+_tables: dict[tuple[str, str], tuple[float, list[BgpRoute]]] = {}
+
+
+def table(ctx: CheckContext, node: str) -> list[BgpRoute]:
+    """Every route `node` holds, read at most TABLE_TTL ago: a capstone runs some twenty probe
+    checks at once, each polling the same observers' tables through its hold, and one read
+    serves them all (a check's verdict rests on the reads of its whole hold, not one)."""
+    key = (ctx.running.instance.name, node)
+    with _tables_guard:
+        lock = _table_locks.setdefault(key, threading.Lock())
+    with lock:
+        cached = _tables.get(key)
+        if cached is not None and time.monotonic() - cached[0] < TABLE_TTL:
+            return cached[1]
+        routes = ctx.running.router(node).routes()
+        _tables[key] = (time.monotonic(), routes)
+        return routes
 
 
 def path_text(route: BgpRoute) -> str:
@@ -44,7 +67,7 @@ def _from_learner(ctx: CheckContext, observer: str) -> dict[str, BgpRoute]:
     """The routes `observer` learned from the learner's router: prefix -> best such path."""
     learner_as = ctx.running.router(ctx.learner).asn
     found: dict[str, BgpRoute] = {}
-    for route in ctx.running.router(observer).routes():
+    for route in table(ctx, observer):
         if route.peer is None or route.as_path[:1] != (learner_as,):
             continue
         prefix = str(ip_network(route.prefix))
@@ -161,7 +184,7 @@ def probe_routes(ctx: CheckContext, observer: str, probe: ProbeResult) -> dict[s
     route, the best such path first): one read of its whole table, however many prefixes."""
     wanted = {str(ip_network(p)) for p in probe.prefixes}
     found: dict[str, BgpRoute] = {}
-    for route in ctx.running.router(observer).routes():
+    for route in table(ctx, observer):
         prefix = str(ip_network(route.prefix))
         new = prefix not in found or route.best
         if prefix in wanted and new and _is_probe_route(route, probe):
