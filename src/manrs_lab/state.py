@@ -25,6 +25,9 @@ class BgpSession:
         return self.state == "Established"
 
 
+TIMER_RESTART_MARGIN = 0.5  # s: a restarted hold timer shows at least 0.75 s less silence
+
+
 @dataclass(frozen=True)
 class SessionHeard:
     """What a router last heard on one session: proof the session is alive *now*, which
@@ -36,10 +39,21 @@ class SessionHeard:
     silent_for: float | None = None  # seconds since the last message (BIRD: hold timer)
 
     def heard_since(self, before: SessionHeard, elapsed: float) -> bool:
-        """A message arrived after `before` was read, `elapsed` seconds ago."""
+        """A message arrived after `before` was read, `elapsed` seconds ago.
+
+        BIRD starts its hold timer at a random 75-100 % of the hold time (RFC 4271's jitter),
+        so `silent_for` (hold time minus what is left) can overstate the silence by a quarter
+        of the hold time; a timer that restarted since `before` also shows as less silence than
+        `before` plus the time gone by."""
         if self.received is not None and before.received is not None:
             return self.received > before.received
-        return self.silent_for is not None and self.silent_for < elapsed
+        if self.silent_for is None:
+            return False
+        restarted = (
+            before.silent_for is not None
+            and self.silent_for < before.silent_for + elapsed - TIMER_RESTART_MARGIN
+        )
+        return self.silent_for < elapsed or restarted
 
 
 @dataclass(frozen=True)

@@ -180,3 +180,12 @@ def test_heard_since_uses_counters_where_there_are_any():
     bird_before = SessionHeard("p", silent_for=2.0)
     assert SessionHeard("p", silent_for=0.5).heard_since(bird_before, 1.0)
     assert not SessionHeard("p", silent_for=3.5).heard_since(bird_before, 1.0)
+
+
+def test_a_bird_hold_timer_restarted_with_jitter_counts_as_heard():
+    # Read with 7 s left of 9; a keepalive 1 s later restarted it at 6.8 s (BIRD's jitter);
+    # 3 s after that 3.8 s are left: "silent for 5.2 s" after 4 s, yet a message came.
+    before = SessionHeard("p", silent_for=2.0)
+    assert SessionHeard("p", silent_for=5.2).heard_since(before, 4.0)
+    # Not restarted: the silence grew by the time gone by.
+    assert not SessionHeard("p", silent_for=5.95).heard_since(before, 4.0)
