@@ -26,8 +26,9 @@ Probes that change routes (a more-specific or a default route accepted by mistak
 what uRPF lets through: labs order route probes after these checks (`after:`), so the draws
 here cover the whole space and ignore other checks' probe prefixes.
 
-Each check counts in a chain of its own (a UDP port of its own) in one table per receiving
-host, so checks that send to the same host run at the same time.
+Each check counts in a chain of its own, for packets to a port of its own (an echo request's
+identifier), in one table per receiving host, so checks that send to the same host run at the
+same time; counting is at the prerouting hook, before the receiver's own routing decision.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ Network = IPv4Network | IPv6Network
 # of network and broadcast addresses: never drawn. IPv6: interface identifiers below 2**16.
 LAB_OWN_LAST_OCTETS = frozenset({0, 1, 2, 3, 10, 255})
 V6_SMALL_IID = 2**16
-# Sources the kernel drops as martians before any filter (RFC 1122 "this network", loopback;
-# IPv6 loopback, unspecified, IPv4-mapped and -compatible): probing them proves nothing.
+# Sources the kernel drops as martians before any filter ("this network", loopback, multicast;
+# IPv6 loopback, unspecified, IPv4-mapped and -compatible, link-local is never forwarded):
+# probing them proves nothing.
 KERNEL_DROPS: tuple[Network, ...] = (
     ip_network("0.0.0.0/8"),
     ip_network("127.0.0.0/8"),
