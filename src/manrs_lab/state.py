@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from ipaddress import ip_network
 
 
 class RpkiState(StrEnum):
     VALID = "valid"
     INVALID = "invalid"
     NOT_FOUND = "not found"
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical_prefix(prefix: str) -> str:
+    """One spelling per prefix (`2001:DB8:0::/48` -> `2001:db8::/48`). Checks compare the
+    prefixes of whole tables with their probes' on every poll: the same few hundred strings,
+    parsed once each."""
+    return str(ip_network(prefix))
 
 
 @dataclass(frozen=True)

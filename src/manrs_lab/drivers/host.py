@@ -115,11 +115,11 @@ class Host:
             f"table inet {COUNT_TABLE} {{\n  chain input {{\n"
             f"    type filter hook input priority -300;\n{rules}  }}\n}}\n"
         )
-        self.handle.exec_ok(["nft", "-f", "-"], input_text=ruleset)
+        self.handle.nft(ruleset)
 
     def counted(self) -> dict[str, int]:
         """Packets counted per source since `count_from`."""
-        out = self.handle.exec_ok(["nft", "-j", "list", "table", "inet", COUNT_TABLE])
+        out = self.handle.nft(f"list table inet {COUNT_TABLE}", json=True)
         counts: dict[str, int] = {}
         for item in json.loads(out)["nftables"]:
             rule = item.get("rule")
@@ -136,4 +136,4 @@ class Host:
         return counts
 
     def stop_counting(self) -> None:
-        self.handle.exec(["nft", "delete", "table", "inet", COUNT_TABLE])
+        self.handle.nft(f"delete table inet {COUNT_TABLE}", check=False)

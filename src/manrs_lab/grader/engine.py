@@ -31,6 +31,7 @@ from manrs_lab.progress import Progress
 from manrs_lab.running import RunningLab
 from manrs_lab.spec.lab import Announce, Check, Draw, Probe
 from manrs_lab.special_purpose import asn_ranges
+from manrs_lab.state import canonical_prefix
 
 POLL = 0.1
 MAX_CONCURRENT_CHECKS = 32  # checks mostly wait (holds, polls): threads are cheap
@@ -417,8 +418,15 @@ def _probe(
         _wait_withdrawn(router, tuple(book.withdraw(router, prefixes, journal)))
 
 
-def _locally_originated(router: Router, prefix: str) -> bool:
-    return any(r.peer is None for r in router.routes(prefix))
+WHOLE_TABLE_FROM = 4  # prefixes: past this many, one read of the table beats one query each
+
+
+def _originated(router: Router, prefixes: set[str]) -> set[str]:
+    """Those of `prefixes` the router originates itself (a route with no peer)."""
+    if len(prefixes) <= WHOLE_TABLE_FROM:
+        return {p for p in prefixes if any(r.peer is None for r in router.routes(p))}
+    own = {canonical_prefix(r.prefix) for r in router.routes() if r.peer is None}
+    return {p for p in prefixes if canonical_prefix(p) in own}
 
 
 def _wait_originated(router: Router, prefixes: tuple[str, ...]) -> None:
@@ -426,7 +434,7 @@ def _wait_originated(router: Router, prefixes: tuple[str, ...]) -> None:
     deadline = time.monotonic() + PROBE_VISIBLE_TIMEOUT
     pending = set(prefixes)
     while pending:
-        pending = {p for p in pending if not _locally_originated(router, p)}
+        pending -= _originated(router, pending)
         if not pending:
             return
         if time.monotonic() > deadline:
@@ -438,6 +446,6 @@ def _wait_originated(router: Router, prefixes: tuple[str, ...]) -> None:
 def _wait_withdrawn(router: Router, prefixes: tuple[str, ...]) -> None:
     deadline = time.monotonic() + PROBE_VISIBLE_TIMEOUT
     while time.monotonic() < deadline:
-        if not any(_locally_originated(router, p) for p in prefixes):
+        if not _originated(router, set(prefixes)):
             return
         time.sleep(0.02)

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.special_purpose import bogon_of
-from manrs_lab.state import BgpRoute
+from manrs_lab.state import BgpRoute, canonical_prefix
 
 MAX_SHOWN_PATH = 8  # ASes shown of a long AS path
 MAX_SHOWN = 6  # routes shown per observer in a message
@@ -70,7 +70,7 @@ def _from_learner(ctx: CheckContext, observer: str) -> dict[str, BgpRoute]:
     for route in table(ctx, observer):
         if route.peer is None or route.as_path[:1] != (learner_as,):
             continue
-        prefix = str(ip_network(route.prefix))
+        prefix = canonical_prefix(route.prefix)
         if prefix not in found or route.best:
             found[prefix] = route
     return found
@@ -117,7 +117,7 @@ def routes_from_learner(ctx: CheckContext, params: RouteSetParams) -> str:
     got = _from_learner(ctx, params.observer)
     want = set(params.prefixes)
     missing = _sorted(want - set(got))
-    probed = {str(ip_network(p)) for p in ctx.others_probe}
+    probed = {canonical_prefix(p) for p in ctx.others_probe}
     extra = _sorted(set(got) - want - probed) if params.exact else []
     if missing or extra:
         parts = []
@@ -182,10 +182,10 @@ def _is_probe_route(route: BgpRoute, probe: ProbeResult) -> bool:
 def probe_routes(ctx: CheckContext, observer: str, probe: ProbeResult) -> dict[str, BgpRoute]:
     """The observer's routes for the probe's prefixes that come from the probe (prefix ->
     route, the best such path first): one read of its whole table, however many prefixes."""
-    wanted = {str(ip_network(p)) for p in probe.prefixes}
+    wanted = {canonical_prefix(p) for p in probe.prefixes}
     found: dict[str, BgpRoute] = {}
     for route in table(ctx, observer):
-        prefix = str(ip_network(route.prefix))
+        prefix = canonical_prefix(route.prefix)
         new = prefix not in found or route.best
         if prefix in wanted and new and _is_probe_route(route, probe):
             found[prefix] = route
@@ -255,7 +255,7 @@ def _seen_text(ctx: CheckContext, observer: str, routes: list[BgpRoute]) -> str:
 def probe_filtered(ctx: CheckContext, params: ProbeFilteredParams) -> str:
     """No observer holds the probe's (bad) routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()
-    order = [str(ip_network(p)) for p in probe.prefixes]
+    order = [canonical_prefix(p) for p in probe.prefixes]
     seen = {o: probe_routes(ctx, o, probe) for o in params.observers}
     leaks = [
         _seen_text(ctx, o, [seen[o][p] for p in order if p in seen[o]])
@@ -290,7 +290,7 @@ def probe_received(ctx: CheckContext, params: ProbeReceivedParams) -> str:
     """Every observer holds every probe route (a legitimate route at a rule's boundary: a /24,
     a 50-AS path): the learner's filters do not drop more than the rule says."""
     probe = ctx.require_probe()
-    order = [str(ip_network(p)) for p in probe.prefixes]
+    order = [canonical_prefix(p) for p in probe.prefixes]
     missing = []
     for observer in params.observers:
         got = probe_routes(ctx, observer, probe)

@@ -293,7 +293,7 @@ def _start_counting(
     )
     key = (ctx.running.instance.name, receiver)
     with _table_lock(key):
-        ctx.running.handle(receiver).exec_ok(["nft", "-f", "-"], input_text=script)
+        ctx.running.handle(receiver).nft(script)
         _table_users[key] = _table_users.get(key, 0) + 1
 
 
@@ -304,9 +304,9 @@ def _stop_counting(ctx: CheckContext, receiver: str, chain: str) -> None:
         handle = ctx.running.handle(receiver)
         if _table_users[key] <= 0:
             _table_users.pop(key, None)
-            handle.exec(["nft", "delete", "table", "inet", COUNT_TABLE])
+            handle.nft(f"delete table inet {COUNT_TABLE}", check=False)
         else:
-            handle.exec(["nft", "delete", "chain", "inet", COUNT_TABLE, chain])
+            handle.nft(f"delete chain inet {COUNT_TABLE} {chain}", check=False)
 
 
 def parse_counts(doc: dict[str, Any]) -> dict[str, int]:
@@ -329,9 +329,7 @@ def parse_counts(doc: dict[str, Any]) -> dict[str, int]:
 
 
 def _counted(ctx: CheckContext, receiver: str, chain: str) -> dict[str, int]:
-    out = ctx.running.handle(receiver).exec_ok(
-        ["nft", "-j", "list", "chain", "inet", COUNT_TABLE, chain]
-    )
+    out = ctx.running.handle(receiver).nft(f"list chain inet {COUNT_TABLE} {chain}", json=True)
     return parse_counts(json.loads(out))
 
 
