@@ -40,3 +40,24 @@ def test_a_filter_that_silently_drops_bgp_fails_every_task_while_sessions_still_
     assert report.points == 0
     running.handle("edge").exec_ok(["nft", "delete", "table", "inet", "overbroad"])
     assert grade(running, SilentProgress(), seed=3).passed
+
+
+# The reference solution's list for cust1, edited in place afterwards so that it would drop
+# cust1's own prefix: FRR keeps the routes it holds until they are sent again.
+EDIT_IN_PLACE_TOO_STRICT = """
+no ip prefix-list CUST1-IN
+ip prefix-list CUST1-IN seq 5 permit 198.18.1.0/25
+"""
+
+
+def test_a_filter_edited_in_place_is_graded_as_configured_not_as_held(boot_lab):
+    running = boot_lab("customer-filtering")
+    operations.solve(running.instance.name, SilentProgress())
+    running.router("edge").apply_config(EDIT_IN_PLACE_TOO_STRICT)
+    # edge still holds cust1's /24 (nothing sent it again) ...
+    assert any(r.origin_as == 64501 for r in running.router("edge").routes("198.18.1.0/24"))
+    report = grade(running, SilentProgress(), seed=5)
+    # ... but the grader has the neighbours send their routes again: the new rule drops it
+    failed = {c.id for c in report.checks if not c.passed}
+    assert "cust1-reaches-transit" in failed, [c.message for c in report.checks]
+    assert report.task("filter-cust1").points == 0

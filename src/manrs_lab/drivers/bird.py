@@ -55,11 +55,12 @@ class BirdRouter:
     def heard(self) -> list[SessionHeard]:
         return bird_parse.parse_heard(self.birdc("show protocols all"))
 
-    def request_refresh(self) -> None:
-        # Without an import table, `reload in` asks the BGP neighbour for a route refresh.
+    def request_refresh(self, *, resend: bool = False) -> None:
+        # Without an import table, `reload in` asks the BGP neighbour for a route refresh;
+        # `reload` also exports every route to it again.
         for session in self.sessions():
             if session.established and session.name:
-                self.birdc(f"reload in {session.name}")
+                self.birdc(f"reload {session.name}" if resend else f"reload in {session.name}")
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:

@@ -69,8 +69,8 @@ class FrrRouter:
     def heard(self) -> list[SessionHeard]:
         return frr_parse.parse_heard(self.show_json("show bgp neighbors json"))
 
-    def request_refresh(self) -> None:
-        self.bgpd_commands(["clear bgp * soft in"])
+    def request_refresh(self, *, resend: bool = False) -> None:
+        self.bgpd_commands(["clear bgp * soft" if resend else "clear bgp * soft in"])
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:

@@ -18,9 +18,11 @@ class Router(Protocol):
         """Per established session, what shows the neighbour was heard from lately."""
         ...
 
-    def request_refresh(self) -> None:
+    def request_refresh(self, *, resend: bool = False) -> None:
         """Ask every neighbour to send its routes again (BGP ROUTE-REFRESH): each session
-        carries a message both ways at once, instead of at the next keepalive."""
+        carries a message both ways at once, instead of at the next keepalive. `resend`: also
+        send every route of ours to each neighbour again (a soft reset out), so that they
+        apply their import policy to all of them anew."""
         ...
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:

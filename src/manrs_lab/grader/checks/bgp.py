@@ -148,6 +148,14 @@ class AliveParams(Params):
         "interval is 3 s)",
     )
 
+    resend_to_learner: bool = Field(
+        default=True,
+        description="the neighbours also send the learner's router all their routes again, so "
+        "its import policy is applied to every route anew, as after any session reset: a "
+        "filter edited in place is graded as configured. False in a lab that grades the soft "
+        "reset itself (rpki-rov: invalid routes held from before ROV must go)",
+    )
+
     def router_names(self) -> list[str]:
         return self.nodes or []
 
@@ -169,10 +177,11 @@ def bgp_sessions_alive(ctx: CheckContext, params: AliveParams) -> str:
     before = _heard(ctx, names)
     silent = set(before)
     # The neighbours ask for a route refresh: a message each way on every session now, rather
-    # than at the next keepalive. The learner's router is left alone (its state is graded).
+    # than at the next keepalive; and send their routes again, so the learner's import policy
+    # applies to all of them as it is configured now. No command runs on the learner's router.
     for name in names:
         if name != ctx.learner:
-            ctx.running.router(name).request_refresh()
+            ctx.running.router(name).request_refresh(resend=params.resend_to_learner)
     while True:
         time.sleep(ALIVE_POLL)
         elapsed = time.monotonic() - start
