@@ -32,6 +32,8 @@ from pathlib import Path
 
 os.environ.setdefault("MANRS_LAB_STATE_DIR", "/run/manrs-lab-cpu")
 
+from docs_page import replace_section
+
 from manrs_lab import operations
 from manrs_lab.progress import SilentProgress
 from manrs_lab.runtime.netns import namespace_pids
@@ -345,19 +347,6 @@ def table(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_docs(text: str) -> None:
-    docs = REPO / "docs" / "benchmarks.md"
-    current = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    section = f"{SECTION}\n{text}"
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        current = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        current = current.rstrip() + "\n\n" + section
-    docs.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one lab, N=2 (CI smoke)")
@@ -398,7 +387,7 @@ def main() -> int:
     print(text)
     args.json.write_text(json.dumps(asdict(report), indent=2) + "\n")
     if args.write_docs:
-        write_docs(text)
+        replace_section(SECTION, text)
     wrong = [w for c in report.class_checks for w in c.wrong] + [
         f for u in report.class_ups for f in u.failed
     ]

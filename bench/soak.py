@@ -25,6 +25,8 @@ from pathlib import Path
 
 os.environ.setdefault("MANRS_LAB_STATE_DIR", "/run/manrs-lab-soak")
 
+from docs_page import replace_section
+
 from manrs_lab import operations
 from manrs_lab.progress import SilentProgress
 from manrs_lab.spec.loader import lab_ids, load_lab
@@ -107,21 +109,6 @@ def table(figures: list[SoakFigures], repeat: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(text: str) -> None:
-    """Replace (or append) this section of docs/benchmarks.md; the rest stays as it is."""
-    docs = REPO / "docs" / "benchmarks.md"
-    current = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    section = f"{SECTION}\n{text}"
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        current = head + section + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip() + "\n\n" + section
-    docs.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labs", nargs="*", help="lab ids (default: every lab)")
@@ -141,7 +128,7 @@ def main() -> int:
     print(text)
     args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
     if args.write_docs:
-        write_docs(text)
+        replace_section(SECTION, text)
     bad = [f for f in figures if f.failures or f.passed != f.checks]
     unsolved_full = [f for f in figures if f.unsolved_points.split("/")[0] != "0"]
     return 1 if bad or unsolved_full else 0

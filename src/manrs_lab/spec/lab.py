@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 ID_RE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -53,6 +53,20 @@ def _lengths_in(value: tuple[int, int]) -> tuple[int, int]:
     if value[0] > value[1]:
         raise ValueError("lengths is [shortest, longest]")
     return value
+
+
+def _address(value: str) -> str:
+    return str(ip_address(value))
+
+
+# Field types that validate themselves (the draw models share them).
+Network = Annotated[str, AfterValidator(_network), Field(description="an IPv4 or IPv6 prefix")]
+Lengths = Annotated[
+    tuple[int, int],
+    AfterValidator(_lengths_in),
+    Field(description="inclusive range of prefix lengths to draw from"),
+]
+Addresses = Annotated[list[Annotated[str, AfterValidator(_address)]], Field(default_factory=list)]
 
 
 def _fits(parent: IPv4Network | IPv6Network, lengths: tuple[int, int], longer: bool) -> None:
@@ -102,28 +116,12 @@ class Draw(Strict):
 class MoreSpecific(Draw):
     """A more-specific of a prefix, of a length drawn from `lengths`."""
 
-    more_specific_of: Prefix
-    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
-    avoid: list[str] = Field(
-        default_factory=list,
+    more_specific_of: Network
+    lengths: Lengths
+    avoid: Addresses = Field(
         description="addresses the drawn prefix must not cover: hosts that other checks send "
         "traffic to while this probe runs (an unfiltered probe would divert it)",
     )
-
-    @field_validator("avoid")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        return [str(ip_address(v)) for v in value]
-
-    @field_validator("more_specific_of")
-    @classmethod
-    def _net(cls, value: str) -> str:
-        return _network(value)
-
-    @field_validator("lengths")
-    @classmethod
-    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        return _lengths_in(value)
 
     @model_validator(mode="after")
     def _inside(self) -> MoreSpecific:
@@ -157,18 +155,8 @@ class Covering(Draw):
     """A less-specific that covers a prefix (a /23 around a registered /24): over-broad filters
     that permit `P le 32` of a supernet, or match on the first octets, let it in."""
 
-    covering_of: Prefix
-    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
-
-    @field_validator("covering_of")
-    @classmethod
-    def _net(cls, value: str) -> str:
-        return _network(value)
-
-    @field_validator("lengths")
-    @classmethod
-    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        return _lengths_in(value)
+    covering_of: Network
+    lengths: Lengths
 
     @model_validator(mode="after")
     def _around(self) -> Covering:
@@ -184,27 +172,10 @@ class Outside(Draw):
     not registered: another customer's, a neighbour's, unallocated), length drawn from
     `lengths`."""
 
-    outside_of: list[Prefix] = Field(description="the registered space the draw stays clear of")
-    within: list[Prefix] = Field(min_length=1, description="where to draw (same family)")
-    lengths: tuple[int, int] = Field(description="inclusive range of prefix lengths to draw from")
-    avoid: list[str] = Field(
-        default_factory=list, description="addresses the drawn prefix must not cover"
-    )
-
-    @field_validator("outside_of", "within")
-    @classmethod
-    def _nets(cls, value: list[str]) -> list[str]:
-        return [_network(v) for v in value]
-
-    @field_validator("avoid")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        return [str(ip_address(v)) for v in value]
-
-    @field_validator("lengths")
-    @classmethod
-    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        return _lengths_in(value)
+    outside_of: list[Network] = Field(description="the registered space the draw stays clear of")
+    within: list[Network] = Field(min_length=1, description="where to draw (same family)")
+    lengths: Lengths
+    avoid: Addresses = Field(description="addresses the drawn prefix must not cover")
 
     @model_validator(mode="after")
     def _space(self) -> Outside:
