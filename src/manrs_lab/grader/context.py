@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from manrs_lab.running import RunningLab
 
@@ -36,20 +35,6 @@ class CheckContext:
     @property
     def learner(self) -> str:
         return self.running.lab.spec.learner
-
-    def probed_inside(self, net: IPv4Network | IPv6Network) -> list[IPv4Network | IPv6Network]:
-        """Other checks' probe prefixes that overlap `net` without covering all of it.
-
-        Spoofed sources are drawn outside them: an unfiltered probe route would make such a
-        source pass uRPF and couple this check's verdict to the timing of another's probe. (A
-        probe covering all of `net`, a default route, cannot be drawn around: order the checks.)
-        """
-        nets = (ip_network(p) for p in self.others_probe)
-        return [
-            p
-            for p in nets
-            if p.version == net.version and p.overlaps(net) and not net.subnet_of(p)  # type: ignore[arg-type]
-        ]
 
     def require_probe(self) -> ProbeResult:
         if self.probe is None:
