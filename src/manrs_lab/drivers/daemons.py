@@ -219,13 +219,31 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
     return []
 
 
+# BIRD keeps these when it drops root (sysdep/linux/syspriv.h) and dies ("capset: Operation not
+# permitted") if any is missing from our permitted set: NET_BIND_SERVICE, NET_BROADCAST,
+# NET_ADMIN, NET_RAW. A container given only NET_ADMIN, NET_RAW and SYS_ADMIN lacks NET_BROADCAST.
+BIRD_KEEPS_CAPS = sum(1 << cap for cap in (10, 11, 12, 13))
+
+
 def bird_user() -> int | None:
-    """The uid BIRD runs as, if the system has a `bird` user and group."""
+    """The uid BIRD runs as: its own user where it can drop root (the system has a `bird` user
+    and group, and this process holds every capability BIRD keeps); None: BIRD stays root."""
     try:
         grp.getgrnam(BIRD_USER)
-        return pwd.getpwnam(BIRD_USER).pw_uid
+        uid = pwd.getpwnam(BIRD_USER).pw_uid
     except KeyError:
         return None
+    return uid if _permitted_caps() & BIRD_KEEPS_CAPS == BIRD_KEEPS_CAPS else None
+
+
+def _permitted_caps() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapPrm:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def ready_files(role: Role, node_dir: Path) -> list[Path]:
