@@ -112,11 +112,12 @@ versions_of() {  # image -> "pkg version, ..."
 }
 
 # --- what an image was built from ----------------------------------------------------------
-# A node image is labelled with a hash of its folder (docker/<name>/), so tests can tell a stale
-# image from a current one (tests/containers/clab_support.py computes the same hash).
-context_hash() {  # folder -> sha256 over each file's sha256sum line, in C order of paths
-    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
-        | sha256sum | cut -d' ' -f1
+# A node image is labelled with a hash of its folder (docker/<name>/), the lab image with a hash
+# of its staged context (the package, labs, topologies, notebooks; not the build's CA), so tests
+# can tell a stale image from a current one (tests/containers/clab_support.py computes the same).
+context_hash() {  # folder [path to leave out] -> sha256 over each file's sha256sum line, in C order
+    (cd "$1" && find . -path "${2:-./-}" -prune -o -type f -print0 | LC_ALL=C sort -z \
+        | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
 # --- the lab image's build context ------------------------------------------------------------
@@ -169,6 +170,7 @@ for name in "${IMAGES[@]}"; do
     context=("$HERE/$name")
     if [ "$name" = lab ]; then
         stage_lab_context
+        args+=(--label "org.manrs-lab.context=$(context_hash "$LAB_CONTEXT" ./build-ca)")
         context=(-f "$LAB_CONTEXT/docker/lab/Dockerfile" "$LAB_CONTEXT")
     else
         args+=(--label "org.manrs-lab.context=$(context_hash "$HERE/$name")")

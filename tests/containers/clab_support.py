@@ -63,19 +63,51 @@ def context_hash(folder: Path) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
+# build-images.sh's staged context of the lab image: (folder in the context, repository paths),
+# and what its tar leaves out.
+LAB_CONTEXT = (
+    ("package", ("pyproject.toml", "README.md", "LICENSE", "src")),
+    ("", ("labs", "topologies", "notebooks", "docker/lab")),
+)
+LEFT_OUT = ("__pycache__", ".ipynb_checkpoints", ".manrs-lab")
+
+
+def lab_context_hash() -> str:
+    """context_hash of the lab image's staged context, computed from the repository."""
+    files: dict[str, Path] = {}
+    for dest, sources in LAB_CONTEXT:
+        for source in sources:
+            top = REPO / source
+            for path in [top] if top.is_file() else top.rglob("*"):
+                rel = path.relative_to(REPO)
+                parts = rel.parts
+                if not path.is_file() or any(
+                    p in LEFT_OUT or p.endswith(".egg-info") for p in parts
+                ):
+                    continue
+                if path.suffix == ".pyc":
+                    continue
+                files[str(Path(dest) / rel) if dest else str(rel)] = path
+    lines = [
+        f"{hashlib.sha256(files[rel].read_bytes()).hexdigest()}  ./{rel}\n"
+        for rel in sorted(files, key=os.fsencode)
+    ]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 def image_current(name: str) -> bool:
-    """The image exists and, for a node image, was built from its folder as it is now."""
+    """The image exists and was built from what it is built from as it is now (a node image:
+    its docker/<name>/ folder; the lab image: the package, labs and notebooks)."""
     image = {**NODE_IMAGES, "lab": LAB_IMAGE}[name]
-    if name not in NODE_IMAGES:
-        return image_exists(image)
+    want = lab_context_hash() if name == "lab" else context_hash(REPO / "docker" / name)
     label_of = '{{index .Config.Labels "org.manrs-lab.context"}}'
     label = run(["docker", "image", "inspect", "-f", label_of, image])
-    return label.returncode == 0 and label.stdout.strip() == context_hash(REPO / "docker" / name)
+    return label.returncode == 0 and label.stdout.strip() == want
 
 
 def ensure_images(*names: str) -> None:
-    """Build the named images (frr, bird, rtr, host, lab) that are missing or (node images)
-    older than their docker/<name>/ folder, or all of them with MANRS_LAB_REBUILD_IMAGES=1;
+    """Build the named images (frr, bird, rtr, host, lab) that are missing or older than what
+    they are built from, or all of them with MANRS_LAB_REBUILD_IMAGES=1;
     skip the test with the reason when Docker is unusable."""
     reason = docker_unavailable()
     if reason:
