@@ -17,6 +17,9 @@
 #   BASE_IMAGE  base to build FROM (default manrs-lab/base:bookworm, made by build-base.sh;
 #               set BASE_IMAGE=debian:bookworm-slim where a registry is reachable)
 #   LOG_DIR     where per-image build logs go (default /tmp/manrs-lab-build)
+#   LAB_IMAGE_TAG  the lab image's tag (default latest): a second working tree builds and
+#               tests its own lab image without rebuilding another's. Node images stay :latest
+#               (topology files name them).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +27,7 @@ REPO=$(cd "$HERE/.." && pwd)
 ALL_IMAGES=(frr bird rtr host lab)
 BASE_IMAGE=${BASE_IMAGE:-manrs-lab/base:bookworm}
 LOG_DIR=${LOG_DIR:-/tmp/manrs-lab-build}
+LAB_IMAGE_TAG=${LAB_IMAGE_TAG:-latest}
 ONLY=()
 NO_CACHE=()
 PIN=1
@@ -107,7 +111,9 @@ versions_of() {  # image -> "pkg version, ..."
         *) pkgs="python3 iproute2" ;;
     esac
     # shellcheck disable=SC2086
-    docker run --rm --network none --entrypoint dpkg-query "manrs-lab/$1:latest" \
+    local image="manrs-lab/$1:latest"
+    [ "$1" = lab ] && image="manrs-lab/lab:$LAB_IMAGE_TAG"
+    docker run --rm --network none --entrypoint dpkg-query "$image" \
         -W -f '${Package} ${Version}\n' $pkgs 2>/dev/null | paste -sd, - | sed 's/,/, /g'
 }
 
@@ -157,6 +163,7 @@ n=0
 for name in "${IMAGES[@]}"; do
     n=$((n + 1))
     tag="manrs-lab/$name:latest"
+    [ "$name" = lab ] && tag="manrs-lab/lab:$LAB_IMAGE_TAG"
     args=(--build-arg "BASE=$BASE_IMAGE" -t "$tag" "${NO_CACHE[@]}")
     case "$name" in
         frr) mapfile -t pins < <(pin_arg FRR_VERSION frr) ;;

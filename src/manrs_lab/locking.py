@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from manrs_lab.errors import LabError
 from manrs_lab.paths import ROOTS_FILE, state_root
@@ -29,6 +30,8 @@ from manrs_lab.progress import Progress
 
 LOCK_SUFFIX = ".lock"
 LOCK_MARK = "manrs-lab instance lock"
+HOLDER_READ_TRIES = 10
+HOLDER_READ_PAUSE = 0.02
 NAMES_LOCK = ROOTS_FILE.with_name(ROOTS_FILE.name + LOCK_SUFFIX)
 
 
@@ -52,13 +55,27 @@ _held: dict[str, _Held] = {}
 _thread_locks: dict[str, threading.Lock] = {}
 
 
-def holder(path: Path) -> str:
-    """Who holds (or last held) the lock at `path`, in words."""
+def _read_holder(path: Path) -> dict[str, Any] | None:
     try:
         info = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
-        return "another process"
-    if not isinstance(info, dict) or "pid" not in info:
+        return None
+    return info if isinstance(info, dict) and "pid" in info else None
+
+
+def holder(path: Path) -> str:
+    """Who holds (or last held) the lock at `path`, in words.
+
+    A holder writes its record just after it takes the lock: a file still empty is read again
+    for a moment rather than answered with "another process".
+    """
+    info = _read_holder(path)
+    for _ in range(HOLDER_READ_TRIES):
+        if info is not None:
+            break
+        time.sleep(HOLDER_READ_PAUSE)
+        info = _read_holder(path)
+    if info is None:
         return "another process"
     age = time.time() - float(info.get("since", time.time()))
     return f"{info.get('what', 'an operation')} (pid {info['pid']}, running for {age:.0f} s)"
@@ -96,8 +113,10 @@ def _open_locked(path: Path, name: str, what: str, progress: Progress | None, wa
                 os.close(fd)
                 continue
             info = {"mark": LOCK_MARK, "pid": os.getpid(), "what": what, "since": time.time()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+            record = json.dumps(info).encode()
+            # Write, then cut to length: a reader never sees the file empty between holders.
+            os.pwrite(fd, record, 0)
+            os.ftruncate(fd, len(record))
             if announced:
                 _announce(progress, f"instance {name} is free: {what} goes on")
             return fd

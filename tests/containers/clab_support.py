@@ -20,7 +20,8 @@ NODE_IMAGES = {
     "rtr": "manrs-lab/rtr:latest",
     "host": "manrs-lab/host:latest",
 }
-LAB_IMAGE = "manrs-lab/lab:latest"
+# LAB_IMAGE_TAG (as for docker/build-images.sh): a second working tree tests its own lab image.
+LAB_IMAGE = f"manrs-lab/lab:{os.environ.get('LAB_IMAGE_TAG', 'latest')}"
 
 
 def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -293,7 +294,16 @@ def test_differently_written_correct_solution_passes(boot_lab):
 
 
 def test_real_world_bogon_list_drops_the_lab_internet_and_fails(boot_lab):
-    report = graded(boot_lab(LAB), REAL_WORLD_BOGONS)
+    running = boot_lab(LAB)
+    running.router("edge").apply_config(REAL_WORLD_BOGONS)
+    # Converged waits for what must be there; the withdrawals this config causes reach transit
+    # a moment later.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(
+        running.router("transit").routes(p) for p in ("198.18.1.0/24", "2001:db8:1::/48")
+    ):
+        time.sleep(0.1)
+    report = graded(running)
     assert "legit-routes" in failed_ids(report)
     assert report.points == 0  # a gate: filters that break the Internet earn nothing
     message = messages(report)["legit-routes"]
