@@ -33,8 +33,10 @@ def test_quick_cpu_bench_measures_every_operation_and_a_class(tmp_path: Path):
     assert op["check_points"] == "5/5"
     assert op["check_cli_s"] > 0
     assert op["up_cli_s"] > 0
-    (klass,) = report["class_checks"]
-    assert (klass["learners"], klass["correct"]) == (2, 2)
+    assert op["kernel_check_s"] > 0
+    for kind in ("class_checks", "class_kernel_checks"):
+        (klass,) = report[kind]
+        assert (klass["learners"], klass["correct"]) == (2, 2)
     (ups,) = report["class_ups"]
     assert ups["failed"] == []
     assert not Path(root).exists() or not [p for p in Path(root).iterdir() if p.is_dir()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 from pathlib import Path
 
 from manrs_lab.drivers.vty import connect_retrying
@@ -34,18 +35,21 @@ def bird_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
 
 
 class _Lines:
+    """The socket's lines, split once per chunk read (not the whole buffer again per line)."""
+
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._buf = b""
+        self._lines: deque[bytes] = deque()
+        self._partial = b""
 
     def next(self) -> str:
-        while b"\n" not in self._buf:
+        while not self._lines:
             chunk = self._sock.recv(65536)
             if not chunk:
                 raise ConnectionResetError("BIRD closed the control connection")
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line.decode(errors="replace")
+            *complete, self._partial = (self._partial + chunk).split(b"\n")
+            self._lines.extend(complete)
+        return self._lines.popleft().decode(errors="replace")
 
 
 def _reply(reader: _Lines) -> list[str]:

@@ -75,7 +75,10 @@ def connect_retrying(sock: socket.socket, sock_path: Path, deadline: float) -> N
 def _answer(sock: socket.socket, buf: bytearray, sock_path: Path, command: str) -> str:
     """The next answer: read into `buf` until its end marker and status byte, consume it, and
     return its text, or raise ExecError if the daemon refused `command`."""
-    while (end := buf.find(END)) < 0 or len(buf) < end + 4:
+    searched = 0  # the end marker is looked for only in what came since (and 3 bytes back)
+    while (end := buf.find(END, searched)) < 0 or len(buf) < end + 4:
+        if end < 0:
+            searched = max(0, len(buf) - len(END) + 1)
         chunk = sock.recv(65536)
         if not chunk:
             raise ExecError(f"{sock_path}: connection closed during {command!r}")

@@ -207,10 +207,21 @@ def _run_scheduled(
     waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
     pending = list(checks)
     active: dict[Future[CheckResult], str] = {}
+    # Each prefix drawn, with the checks that drew it: a check's foreign prefixes are those
+    # another check drew too.
+    drawn_by: dict[str, set[str]] = {}
+    for cid, d in draws.items():
+        for prefix in d.prefixes:
+            drawn_by.setdefault(prefix, set()).add(cid)
+
+    def foreign_of(check_id: str) -> frozenset[str]:
+        return frozenset(p for p, ids in drawn_by.items() if ids != {check_id})
+
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
         while pending or active:
             ready = [c for c in pending if all(d in results for d in waits_for[c.id])]
-            pending = [c for c in pending if c not in ready]
+            ready_ids = {c.id for c in ready}
+            pending = [c for c in pending if c.id not in ready_ids]
             for chk in ready:
                 blocked = [r for r in chk.requires if not results[r].passed]
                 if blocked:
@@ -218,9 +229,7 @@ def _run_scheduled(
                     progress.node(chk.id, "skipped")
                     continue
                 progress.step(f"checking: {chk.title}")
-                foreign = frozenset(
-                    p for cid, d in draws.items() if cid != chk.id for p in d.prefixes
-                )
+                foreign = foreign_of(chk.id)
                 future = pool.submit(
                     _run_check,
                     running,

@@ -66,10 +66,10 @@ class ProbeJournal:
             self.path.unlink(missing_ok=True)
             return
         tmp = self.path.with_name(f".{JOURNAL}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with tmp.open("w") as fh:
-            fh.write(json.dumps(doc, indent=1))
-            fh.flush()
-            os.fsync(fh.fileno())
+        # No fsync: the journal outlives a killed check (the page cache keeps what was
+        # written), and a machine that goes down takes the namespaces and daemons it guards
+        # with it. The rename keeps a reader from ever seeing half a file.
+        tmp.write_text(json.dumps(doc, separators=(",", ":")))
         tmp.replace(self.path)
 
     def empty(self) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +73,57 @@ def find_lab_file(lab: str) -> Path:
     return path
 
 
+# A notebook kernel checks the same lab again and again: parsing and validating the capstone's
+# YAML is a tenth of a check's CPU. A loaded lab is kept while none of the files it was made
+# from changed: its folder's, its topology file, and the files it names outside its folder (a
+# variant's shared configs).
+_cache_guard = threading.Lock()
+_cache: dict[Path, tuple[tuple[Path, ...], tuple[tuple[str, str], ...], Lab]] = {}
+_named_files: ContextVar[list[Path] | None] = ContextVar("_named_files", default=None)
+
+
+def _signature(folder: Path, extra: tuple[Path, ...]) -> tuple[tuple[str, str], ...]:
+    """Path and content digest of every file under `folder` and of each of `extra` (content,
+    not mtime: a file rewritten within the clock's tick is still seen; reading them costs well
+    under a millisecond, parsing them is what is saved)."""
+    paths = sorted(p for p in folder.rglob("*") if not p.is_dir()) + list(extra)
+    seen = []
+    for path in paths:
+        try:
+            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        except OSError:
+            digest = "-"
+        seen.append((str(path), digest))
+    return tuple(seen)
+
+
 def load_lab(lab: str) -> Lab:
-    path = find_lab_file(lab)
+    """The lab `lab` names (see find_lab_file), validated; the same object again while none of
+    the files it was made from changed."""
+    given = find_lab_file(lab)
+    path = given.resolve()
+    with _cache_guard:
+        cached = _cache.get(path)
+    if cached is not None and cached[1] == _signature(path.parent, cached[0]):
+        return cached[2]
+    named: list[Path] = []
+    token = _named_files.set(named)
+    try:
+        before = _signature(path.parent, ())
+        loaded = _load_lab(given)
+    finally:
+        _named_files.reset(token)
+    topology = path.parent.parent.parent / "topologies" / f"{loaded.spec.topology}.clab.yml"
+    extra: tuple[Path, ...] = (topology,)
+    extra += tuple(p for p in dict.fromkeys(named) if not p.is_relative_to(path.parent))
+    signature = _signature(path.parent, extra)
+    if signature[: len(before)] == before:  # nothing changed while it loaded
+        with _cache_guard:
+            _cache[path] = (extra, signature, loaded)
+    return loaded
+
+
+def _load_lab(path: Path) -> Lab:
     raw: Any = load_yaml_file(path)
     try:
         spec = LabSpecFile.model_validate(raw)
@@ -121,6 +173,9 @@ def lab_file_problem(folder: Path, rel: str, where: str) -> str | None:
     if Path(rel).is_absolute():
         return f"{where}: {rel!r} is an absolute path; name a file inside the lab folder"
     target = (folder / rel).resolve()
+    named = _named_files.get()
+    if named is not None:
+        named.append(target)
     labs = folder.parent
     if not target.is_relative_to(labs) or target.parent == labs:
         return f"{where}: {rel!r} is outside the lab folder {folder}"

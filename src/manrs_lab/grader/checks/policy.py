@@ -25,7 +25,7 @@ from manrs_lab.state import BgpRoute, canonical_prefix
 
 MAX_SHOWN_PATH = 8  # ASes shown of a long AS path
 MAX_SHOWN = 6  # routes shown per observer in a message
-TABLE_TTL = 0.05  # s a router's whole table, read for one check, serves the others running
+TABLE_TTL = 0.1  # s a router's whole table, read for one check, serves the others running
 
 _tables_guard = threading.Lock()
 _table_locks: dict[tuple[str, str], threading.Lock] = {}
