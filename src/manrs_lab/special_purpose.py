@@ -19,6 +19,12 @@ from functools import cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 
+@cache
+def _parsed(prefix: str) -> IPv4Network | IPv6Network:
+    """Parsed once: the table is read for every spoofed source and every bogon probe drawn."""
+    return ip_network(prefix)
+
+
 @dataclass(frozen=True)
 class SpecialRange:
     prefix: str
@@ -31,7 +37,7 @@ class SpecialRange:
 
     @property
     def network(self) -> IPv4Network | IPv6Network:
-        return ip_network(self.prefix)
+        return _parsed(self.prefix)
 
     def describe(self) -> str:
         return f"{self.name} ({self.rfc}), inside {self.prefix}"

@@ -42,10 +42,11 @@ TIMER_RESTART_MARGIN = 0.5  # s: a restarted hold timer shows at least 0.75 s le
 class SessionHeard:
     """What a router last heard on one session: proof the session is alive *now*, which
     Established alone is not (a filter that drops BGP packets shows only when the hold timer
-    expires). FRR counts messages; BIRD tells how long its hold timer has run since the last."""
+    expires). FRR counts messages; for BIRD, the kernel counts the bytes its BGP connection
+    received, and BIRD tells how long its hold timer has run since the last message."""
 
     peer: str
-    received: int | None = None  # messages received so far (FRR)
+    received: int | None = None  # received so far: messages (FRR), TCP bytes (BIRD)
     silent_for: float | None = None  # seconds since the last message (BIRD: hold timer)
 
     def heard_since(self, before: SessionHeard, elapsed: float) -> bool:
@@ -56,7 +57,7 @@ class SessionHeard:
         of the hold time; a timer that restarted since `before` also shows as less silence than
         `before` plus the time gone by."""
         if self.received is not None and before.received is not None:
-            return self.received > before.received
+            return self.received > before.received  # counted: nothing else is needed
         if self.silent_for is None:
             return False
         restarted = (

@@ -42,6 +42,34 @@ def test_a_filter_that_silently_drops_bgp_fails_every_task_while_sessions_still_
     assert grade(running, SilentProgress(), seed=3).passed
 
 
+# Silence the other way: edge's own BGP packets to cust1 (BIRD) never leave. BIRD's side is
+# read from its TCP connection (bytes received) and its hold timer.
+DROP_BGP_TO_CUST1 = """
+table inet mute {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    oifname "eth1" tcp sport 179 drop
+    oifname "eth1" tcp dport 179 drop
+  }
+}
+"""
+
+
+def test_a_bird_neighbour_that_hears_nothing_fails_the_gate(boot_lab):
+    running = boot_lab("customer-filtering")
+    operations.solve(running.instance.name, SilentProgress())
+    for seed in (1, 2, 3):  # checks in a row: each gate is passed by what the refresh brings
+        assert grade(running, SilentProgress(), seed=seed).passed
+    running.handle("edge").exec_ok(["nft", "-f", "-"], input_text=DROP_BGP_TO_CUST1)
+    report = grade(running, SilentProgress(), seed=4)
+    results = {c.id: c for c in report.checks}
+    assert results["sessions-up"].passed
+    assert not results["sessions-alive"].passed
+    assert "cust1 heard nothing from 10.0.1.1" in results["sessions-alive"].message
+    # (No grade after lifting the drop: TCP's retransmission backoff after seconds of loss may
+    # let cust1's 9 s hold timer expire first, and the session restarts.)
+
+
 # The reference solution's list for cust1, edited in place afterwards so that it would drop
 # cust1's own prefix: FRR keeps the routes it holds until they are sent again.
 EDIT_IN_PLACE_TOO_STRICT = """

@@ -173,6 +173,20 @@ def test_bird_hold_timer_tells_how_long_since_the_last_message():
     assert heard.silent_for == pytest.approx(9 - 8.896)
 
 
+def test_bird_connections_bytes_received_by_neighbour():
+    received = bird_parse.parse_ss_received(bird("ss_bgp_established"))
+    assert received == {"10.0.1.1": 8727, "fd00:0:1::1": 12729}
+
+
+def test_a_connection_without_data_yet_and_noise_are_read_safely():
+    text = (
+        "0      0           10.0.11.2:179      10.0.11.1:53702\n"
+        "\t bbr wscale:10,10 rto:204 lastsnd:2132\n"
+        "garbage line\n"
+    )
+    assert bird_parse.parse_ss_received(text) == {"10.0.11.1": 0}
+
+
 def test_heard_since_uses_counters_where_there_are_any():
     before = SessionHeard("p", received=10, silent_for=2.0)
     assert not SessionHeard("p", received=10, silent_for=0.0).heard_since(before, 3.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from manrs_lab.drivers import bird_parse
 from manrs_lab.drivers.bird_ctl import bird_query
@@ -53,7 +53,17 @@ class BirdRouter:
         return bird_parse.parse_protocols_all(self.birdc("show protocols all"))
 
     def heard(self) -> list[SessionHeard]:
-        return bird_parse.parse_heard(self.birdc("show protocols all"))
+        """Per established session, what BIRD's hold timer says, and the bytes its TCP
+        connection has received so far: any message counts there, also one BIRD's hold timer
+        does not restart on (FRR may answer a route refresh with route-refresh markers only)."""
+        heard = bird_parse.parse_heard(self.birdc("show protocols all"))
+        try:
+            received = bird_parse.parse_ss_received(self.handle.exec_ok(bird_parse.SS_BGP))
+        except ExecError:
+            return heard  # no `ss` in the node: the hold timers alone
+        return [
+            SessionHeard(h.peer, received.get(str(ip_address(h.peer))), h.silent_for) for h in heard
+        ]
 
     def request_refresh(self, *, resend: bool = False) -> None:
         # Without an import table, `reload in` asks the BGP neighbour for a route refresh;

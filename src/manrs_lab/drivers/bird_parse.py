@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
@@ -167,3 +167,33 @@ def parse_routes_all(text: str, local_as: int) -> list[BgpRoute]:
                 current[key.strip()] = value.strip()
     flush()
     return routes
+
+
+SS_BGP = ["ss", "-tinH", "state", "established", "(", "sport", "=", ":179", "or", "dport", "=",
+          ":179", ")"]  # fmt: skip
+
+
+def parse_ss_received(text: str) -> dict[str, int]:
+    """`ss -tinH state established '( sport = :179 or dport = :179 )'`: bytes received so far
+    on each BGP connection, by the neighbour's address (the larger, should two connections to
+    one neighbour be open for a moment). Socket lines carry the addresses, the indented line
+    after each its TCP info (no `bytes_received` before the first byte)."""
+    received: dict[str, int] = {}
+    peer = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            fields = line.split()
+            address = fields[-1].rpartition(":")[0].strip("[]") if len(fields) >= 4 else ""
+            try:
+                peer = str(ip_address(address.partition("%")[0]))
+            except ValueError:
+                peer = None
+            if peer is not None:
+                received[peer] = max(received.get(peer, 0), 0)
+            continue
+        match = re.search(r"\bbytes_received:(\d+)", line)
+        if peer is not None and match:
+            received[peer] = max(received[peer], int(match.group(1)))
+    return received

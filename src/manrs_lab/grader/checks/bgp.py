@@ -145,7 +145,7 @@ class AliveParams(Params):
         gt=0,
         le=30,
         description="seconds in which every neighbour must be heard from (the labs' keepalive "
-        "interval is 3 s)",
+        "interval is 3 s; the route refresh the neighbours ask for is answered at once)",
     )
 
     resend_to_learner: bool = Field(

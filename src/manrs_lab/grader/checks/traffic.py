@@ -335,7 +335,7 @@ def _counted(ctx: CheckContext, receiver: str, chain: str) -> dict[str, int]:
 
 def host_address(ctx: CheckContext, host: str, version: int) -> str:
     """The host's global address of the family on its LAN."""
-    for text in ctx.running.host(host).addresses():
+    for text in ctx.running.host_addresses(host):
         iface = ip_interface(text)
         if iface.version == version and not iface.ip.is_link_local:
             return str(iface.ip)
