@@ -30,6 +30,7 @@ from manrs_lab.paths import content_root
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.loader import lab_ids, load_lab
 from manrs_lab.spec.topology import Role
+from manrs_lab.tutor import CURRICULUM
 
 CODE_STUB = "# YOUR CONFIGURATION HERE"
 GENERATOR = "manrs_lab.notebook.build"
@@ -37,21 +38,8 @@ GENERATOR = "manrs_lab.notebook.build"
 nbformat: Any = _nbformat
 NAME_RE = re.compile(r"^(\d{2})-([a-z0-9-]+)\.ipynb$")
 
-# Teaching order (architecture.md), used only to number labs that have no notebook yet; a lab
+# Teaching order (manrs_lab.tutor), used only to number labs that have no notebook yet; a lab
 # keeps the number its notebook already has, so learners' and nbgrader's file names are stable.
-CURRICULUM = (
-    "hijack-anatomy",
-    "customer-filtering",
-    "bogons-and-limits",
-    "rpki-rov",
-    "rpki-rov-bird",
-    "roa-publishing",
-    "anti-spoofing",
-    "route-leak",
-    "ixp-route-server",
-    "manrs-capstone",
-    "manrs-capstone-bird",
-)
 
 MANRS_ACTIONS = {
     1: (

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manrs_lab.instance import pid_alive
+from manrs_lab.notebook import console
 from manrs_lab.notebook.build import NAME_RE, plan
 from manrs_lab.paths import content_root
 
@@ -70,6 +71,13 @@ LAB_SETTINGS = {
 }
 
 
+def server_config() -> dict[str, object]:
+    """Jupyter server settings: a terminal runs `manrs_lab.notebook.console` (the learner's
+    shell with `manrs-lab` on PATH, or a router's console opened from the panel)."""
+    shell = [sys.executable, "-m", "manrs_lab.notebook.console"]
+    return {"ServerApp": {"terminado_settings": {"shell_command": shell}}}
+
+
 @dataclass(frozen=True)
 class Server:
     root: Path
@@ -99,19 +107,27 @@ class Server:
             f"--ServerApp.root_dir={self.root}",
             f"--LabApp.app_settings_dir={self.settings_dir}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--config={self.config_file}",
         ]
         if os.geteuid() == 0:
             argv.append("--allow-root")
         return argv
 
+    @property
+    def config_file(self) -> Path:
+        """The server's own settings: terminals run manrs-lab's console shell."""
+        return self.settings_dir / "jupyter_server_config.json"
+
     def write_settings(self) -> None:
         self.settings_dir.mkdir(parents=True, exist_ok=True)
         (self.settings_dir / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=2))
+        self.config_file.write_text(json.dumps(server_config(), indent=2))
 
     def env(self) -> dict[str, str]:
         """The kernels find the virtualenv's tools (nbgrader needs `alembic` on PATH)."""
         env = dict(os.environ)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env[console.ROOT_ENV] = str(self.root)  # where the panel's console terminals start
         return env
 
     def ready(self) -> bool:
