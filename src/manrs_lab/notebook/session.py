@@ -196,6 +196,7 @@ class Snapshot:
     exists: bool
     nodes: tuple[NodeView, ...]
     taken: float
+    created: float | None = None  # the instance's `created` (a new one after a reset)
 
     @property
     def all_running(self) -> bool:
@@ -709,7 +710,9 @@ class Lab:
                 except LabError as exc:
                     error = str(exc)
             out.append(NodeView(name, node.role, node.asn, alive, sessions, error))
-        return Snapshot(self.lab, self.instance, True, tuple(out), time.time())
+        return Snapshot(
+            self.lab, self.instance, True, tuple(out), time.time(), running.instance.created
+        )
 
     def status(self) -> Snapshot:
         return self.snapshot()
