@@ -168,6 +168,10 @@ def journey(page, url: str, lab, root: Path) -> None:
     panel.wait_for()
     running = panel.locator(".manrs-phase[data-phase='running']")
     running.wait_for()  # the lab starts by itself
+    # nbgrader's instructor tools are not in the learner's JupyterLab.
+    assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0
+    assert page.locator(".jp-Toolbar button", has_text="Validate").count() == 0
+    assert page.get_by_text("Create Assignment").count() == 0
     page.wait_for_function(
         "() => [...document.querySelectorAll('.manrs-topology text.session')]"
         ".some(t => t.textContent.startsWith('Established'))"

@@ -71,11 +71,35 @@ LAB_SETTINGS = {
 }
 
 
+# nbgrader's instructor tools (Create Assignment, Formgrader, its menu, Validate, the course and
+# assignment lists) are for a course's instructor on a course server, not for a learner working
+# on a lab: grades come from `manrs_lab.notebook.autograde` on the grading machine.
+NBGRADER_LAB_PLUGINS = (
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:menu",
+    "@jupyter/nbgrader:validate-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:assignment-list",
+)
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+
+
 def server_config() -> dict[str, object]:
     """Jupyter server settings: a terminal runs `manrs_lab.notebook.console` (the learner's
-    shell with `manrs-lab` on PATH, or a router's console opened from the panel)."""
+    shell with `manrs-lab` on PATH, or a router's console opened from the panel); nbgrader's
+    instructor extensions off."""
     shell = [sys.executable, "-m", "manrs_lab.notebook.console"]
-    return {"ServerApp": {"terminado_settings": {"shell_command": shell}}}
+    return {
+        "ServerApp": {
+            "terminado_settings": {"shell_command": shell},
+            "jpserver_extensions": dict.fromkeys(NBGRADER_SERVER_EXTENSIONS, False),
+        }
+    }
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ class Server:
         self.settings_dir.mkdir(parents=True, exist_ok=True)
         (self.settings_dir / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=2))
         self.config_file.write_text(json.dumps(server_config(), indent=2))
+        page = {"disabledExtensions": list(NBGRADER_LAB_PLUGINS)}
+        (self.settings_dir / "page_config.json").write_text(json.dumps(page, indent=2))
 
     def env(self) -> dict[str, str]:
         """The kernels find the virtualenv's tools (nbgrader needs `alembic` on PATH)."""

@@ -25,11 +25,19 @@ from typing import TYPE_CHECKING
 from manrs_lab import operations, submission, tutor
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import LabError, NotRunningError
-from manrs_lab.grader.report import GradeReport, TaskResult
+from manrs_lab.grader.report import GradeReport
 from manrs_lab.instance import validate_instance_name
 from manrs_lab.notebook import replay as replay_mod
 from manrs_lab.notebook.topology import TopologyState, link_states, render_svg
-from manrs_lab.notebook.views import Note, ReportView, RouteTable, SavedFiles, SessionTable
+from manrs_lab.notebook.views import (
+    Note,
+    ReportView,
+    RouteTable,
+    SavedFiles,
+    SessionTable,
+    task_failure_text,
+    wrap_feedback,
+)
 from manrs_lab.progress import SilentProgress
 from manrs_lab.running import RunningLab
 from manrs_lab.spec.loader import Lab as LoadedLab
@@ -83,6 +91,14 @@ def _ipython_shell() -> object | None:
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (where widgets have a frontend to draw them)."""
     return getattr(_ipython_shell(), "kernel", None) is not None
+
+
+class TaskFailed(AssertionError):
+    """A grade cell's task did not pass. IPython shows the message alone (no traceback into
+    the package: what went wrong is the lab's state, not the code); nbgrader sees an error."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class Board:
@@ -568,25 +584,25 @@ class Lab:
 
         self._operate("checking", body, wait=wait, done_phase="running", checks=len(selected))
 
-    def assert_task(self, task_id: str) -> TaskResult:
-        """For grade cells: grade one task; AssertionError listing what failed unless it passed."""
+    def assert_task(self, task_id: str) -> None:
+        """For grade cells: grade one task; prints PASS, or raises TaskFailed (an
+        AssertionError) listing what failed, shown as that message alone."""
         tasks = {t.id: t for t in self.lab.spec.tasks}
         if task_id not in tasks:
             raise LabError(f"no task {task_id!r} in {self.id} (tasks: {', '.join(tasks)})")
         if self.autograde:
-            raise AssertionError(f"{tasks[task_id].title}: {KERNEL_AUTOGRADE}")
-        self._grade_now([task_id], save=True, wait=True)
+            raise TaskFailed(wrap_feedback([f"{tasks[task_id].title}: {KERNEL_AUTOGRADE}"]))
+        try:
+            self._grade_now([task_id], save=True, wait=True)
+        except LabError as exc:
+            raise TaskFailed(wrap_feedback([f"{tasks[task_id].title}: {exc}"])) from None
         assert self.last_report is not None
         report = self.last_report
         result = report.task(task_id)
         if result.passed:
             print(f"PASS {result.title}: {result.points}/{result.max_points} points")
-            return result
-        lines = [f"{result.title}: {result.points}/{result.max_points} points"]
-        lines += [f"  {c.title}: {c.message}" for c in report.failures(task_id)]
-        if result.next_hint:
-            lines.append(f"Hint: {result.next_hint}")
-        raise AssertionError("\n".join(lines))
+            return
+        raise TaskFailed(wrap_feedback(task_failure_text(report, result)))
 
     def save(self) -> SavedFiles:
         """Save the configurations the grader replays (`.manrs-lab/<lab>/` beside the notebook)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -193,6 +194,33 @@ def _next_html(report: GradeReport) -> str:
 def _task_count(report: GradeReport) -> int:
     lab = tutor.lab_or_none(report.lab)
     return len(lab.spec.tasks) if lab is not None else len(report.tasks)
+
+
+FEEDBACK_WIDTH = 96  # nbgrader's feedback shows outputs in <pre>: long lines would be cut off
+
+
+def wrap_feedback(lines: Sequence[str], width: int = FEEDBACK_WIDTH) -> str:
+    """Lines wrapped at `width`, continuation lines indented under their own text."""
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent + "    ",
+            break_long_words=True,
+            break_on_hyphens=False,
+        ) or [""]
+    return "\n".join(out)
+
+
+def task_failure_text(report: GradeReport, task: TaskResult) -> list[str]:
+    """A failed grade cell's lines: the task's points, each failed check, the hint."""
+    lines = [f"{task.title}: {task.points}/{task.max_points} points"]
+    lines += [f"  {c.title}: {c.message}" for c in report.failures(task.id)]
+    if task.next_hint:
+        lines.append(f"{hint_label(report, task)}: {task.next_hint}")
+    return lines
 
 
 def report_text(report: GradeReport) -> str:
