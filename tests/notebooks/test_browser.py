@@ -13,12 +13,13 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
-from nb_helpers import ARTIFACTS, CHROMIUM, copy_notebooks, nbformat, notebook_for
+from nb_helpers import ARTIFACTS, CHROMIUM, REPO, copy_notebooks, nbformat, notebook_for
 
 from manrs_lab.notebook.serve import Server, free_port
 from manrs_lab.spec.loader import load_lab
@@ -97,6 +98,7 @@ def test_the_learners_journey_in_jupyterlab(tmp_path: Path, kernel_env: str):
     work = next(c for c in nb.cells if c.get("id") == "filter-cust1-work")
     work.source = "%%router_config edge\n" + lab.solution_path("edge").read_text()
     nbformat.write(nb, path)
+    shutil.copy(REPO / "notebooks" / "build.py", root / "build.py")  # hidden from the learner
     home = tmp_path / "jupyter"
     home.mkdir()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -163,6 +165,10 @@ def check_and_wait(page, panel) -> None:
 def journey(page, url: str, lab, root: Path) -> None:
     page.goto(url)
     page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for()
+    page.locator(".jp-DirListing-item", has_text="01-").first.wait_for()
+    assert page.locator(".jp-DirListing-item", has_text="build.py").count() == 0
+    # Opening a notebook changes nothing in it.
+    dirty = page.locator(".lm-TabBar-tab.jp-mod-dirty").count()
     run_cell(page, page.locator(".jp-CodeCell", has_text="lab.panel()").first)
     panel = page.locator(".manrs-lab-panel")
     panel.wait_for()
@@ -172,6 +178,7 @@ def journey(page, url: str, lab, root: Path) -> None:
     assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0
     assert page.locator(".jp-Toolbar button", has_text="Validate").count() == 0
     assert page.get_by_text("Create Assignment").count() == 0
+    assert dirty == 0, "the notebook showed as modified as soon as it opened"
     page.wait_for_function(
         "() => [...document.querySelectorAll('.manrs-topology text.session')]"
         ".some(t => t.textContent.startsWith('Established'))"

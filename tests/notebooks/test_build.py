@@ -110,7 +110,7 @@ def test_session_state_colours_the_link_it_runs_over() -> None:
     }
     states = link_states(lab.topology, sessions)
     by_peer = {lab.topology.links[i].b.node: s for i, s in states.items()}
-    assert by_peer == {"cust1": LinkState("Established", 1), "cust2": LinkState("Active")}
+    assert by_peer == {"cust1": [LinkState("Established", 1)], "cust2": [LinkState("Active")]}
     svg = render_svg(lab.topology, "edge", TopologyState({"edge": True, "cust2": False}, states))
     assert "Established · 1 pfx" in svg
     assert ">Active<" in svg
@@ -128,3 +128,27 @@ def test_saved_configurations_boot_again() -> None:
     )
     assert bootable_bird(bird) == "router id 1.2.3.4;\n"
     assert editable_nodes(load_lab("customer-filtering")) == ["edge"]
+
+
+def test_a_dual_stack_link_shows_each_family_and_positions_come_from_the_topology_file() -> None:
+    lab = load_lab("manrs-capstone")
+    sessions = {
+        "edge": [
+            BgpSession("10.0.1.2", 64501, "Established", 2),
+            BgpSession("fd00:0:1::2", 64501, "Active"),
+        ],
+    }
+    states = link_states(lab.topology, sessions)
+    cust1 = next(i for i, link in enumerate(lab.topology.links) if link.b.node == "cust1")
+    assert states[cust1] == [
+        LinkState("Established", 2, "IPv4"),
+        LinkState("Active", None, "IPv6"),
+    ]
+    svg = render_svg(lab.topology, "edge", TopologyState({}, states))
+    assert ">IPv4 Established · 2<" in svg
+    assert ">IPv6 Active<" in svg
+    pos = layout(lab.topology, "edge")
+    # As the guide draws it: customers left of edge, transit and the peer right; cust1 above cust2.
+    assert pos["cust1"][0] < 0 < pos["transit"][0]
+    assert pos["cust1"][1] < pos["cust2"][1]
+    assert pos["transit"][1] < pos["peer"][1]

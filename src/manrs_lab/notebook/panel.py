@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped, unused-ignore]
 
 from manrs_lab.notebook import console
-from manrs_lab.notebook.topology import LEGEND
+from manrs_lab.notebook.topology import LEGEND, picture_width
 from manrs_lab.notebook.views import report_html
 from manrs_lab.paths import state_root
 
@@ -67,6 +67,8 @@ class LabPanel:
         self._snapshot: Snapshot | None = None
         self._shown_report: object = None
         self._confirm_until: dict[str, float] = {}
+        self._settled = 0.0  # when the last operation finished (older snapshots do not count)
+        self._was_busy = lab.board.busy
 
         self.title = widgets.HTML(
             f"<div style='font-size:15px'><b>{escape(spec.title)}</b> "
@@ -130,8 +132,11 @@ class LabPanel:
             ],
             layout=widgets.Layout(width="450px"),
         )
+        # As wide as the picture's own size: it goes under the controls rather than shrink.
+        natural = picture_width(lab.lab.topology, lab.lab.spec.learner)
         picture = widgets.VBox(
-            [self.topology, self.legend, self.status], layout=widgets.Layout(flex="1 1 360px")
+            [self.topology, self.legend, self.status],
+            layout=widgets.Layout(flex=f"1 1 {natural:.0f}px"),
         )
         self.widget = widgets.VBox(
             [
@@ -252,6 +257,11 @@ class LabPanel:
         )
 
     def _on_board(self) -> None:
+        busy = self.lab.board.busy
+        if self._was_busy and not busy:
+            self._settled = time.time()
+            self.refresh_soon()
+        self._was_busy = busy
         self._draw_progress()
 
     # -- drawing ----------------------------------------------------------------------------
@@ -262,6 +272,9 @@ class LabPanel:
         if board.phase == "error":
             return "error", PHASE_COLOURS["error"]
         snap = self._snapshot
+        if snap is not None and snap.taken < self._settled and board.phase in PHASE_COLOURS:
+            # Read while the operation ran: no "degraded" flash before the next look.
+            return board.phase, PHASE_COLOURS[board.phase]
         if snap is None or not snap.exists:
             return "stopped", PHASE_COLOURS["stopped"]
         if snap.all_running:

@@ -81,6 +81,7 @@ NBGRADER_LAB_PLUGINS = (
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:assignment-list",
 )
+DEFAULT_HIDE_GLOBS = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~")  # jupyter_server's
 NBGRADER_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.validate_assignment",
@@ -98,7 +99,9 @@ def server_config() -> dict[str, object]:
         "ServerApp": {
             "terminado_settings": {"shell_command": shell},
             "jpserver_extensions": dict.fromkeys(NBGRADER_SERVER_EXTENSIONS, False),
-        }
+        },
+        # notebooks/build.py generates the notebooks: not something a learner opens.
+        "ContentsManager": {"hide_globs": [*DEFAULT_HIDE_GLOBS, "build.py"]},
     }
 
 
