@@ -311,11 +311,91 @@ def picture_width(topology: Topology, learner: str) -> float:
     return max(xs) - min(xs) + BOX_W + 2 * MARGIN
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+CHAR_W = {False: 6.3, True: 6.9}  # px per character at LABEL_PX, normal and bold (estimate)
+
+
+def _label_box(x: float, y: float, text: str, anchor: str, *, bold: bool) -> Box:
+    width = len(text) * CHAR_W[bold]
+    x0 = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
+    return (x0 - 2, y - LABEL_PX, x0 + width + 2, y + 3)
+
+
+def _clash(box: Box, taken: Sequence[Box]) -> bool:
+    return any(
+        box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+        for other in taken
+    )
+
+
+class _Placer:
+    """Labels go to the first of their candidate places that overlaps nothing placed yet (the
+    boxes, the other labels, the picture's edge); the first candidate if none is free."""
+
+    def __init__(self, frame: Box, boxes: Sequence[Box]) -> None:
+        self.frame = frame
+        self.taken: list[Box] = list(boxes)
+
+    def place(
+        self, candidates: Sequence[tuple[float, float, str]], text: str, *, bold: bool
+    ) -> tuple[float, float, str]:
+        for x, y, anchor in candidates:
+            box = _label_box(x, y, text, anchor, bold=bold)
+            inside = (
+                box[0] >= self.frame[0]
+                and box[1] >= self.frame[1]
+                and box[2] <= self.frame[2]
+                and box[3] <= self.frame[3]
+            )
+            if inside and not _clash(box, self.taken):
+                self.taken.append(box)
+                return x, y, anchor
+        x, y, anchor = candidates[0]
+        self.taken.append(_label_box(x, y, text, anchor, bold=bold))
+        return x, y, anchor
+
+
+def _iface_candidates(
+    ax: float, ay: float, ux: float, uy: float, half_h: float
+) -> list[tuple[float, float, str]]:
+    """Places for an interface name at the end of a link leaving a box at (ax, ay)."""
+    d = _border_distance(ux, uy, half_h)
+    out = []
+    if abs(ux) * half_h >= abs(uy) * BOX_W / 2:  # leaves by a side: below, else above the line
+        anchor = "start" if ux > 0 else "end"
+        for along in (5.0, 14.0):
+            px, py = ax + ux * (d + along), ay + uy * (d + along)
+            out += [(px, py + 14, anchor), (px, py - 5, anchor)]
+    else:  # leaves by the top or bottom: beside the line, off the box
+        for along in (12.0, 24.0):
+            px, py = ax + ux * (d + along), ay + uy * (d + along)
+            left, right = (px - 6, py + 4, "end"), (px + 6, py + 4, "start")
+            out += [left, right] if ux >= -0.05 else [right, left]
+    return out
+
+
+def _session_candidates(
+    x1: float, y1: float, x2: float, y2: float, *, k: int, n: int
+) -> list[tuple[float, float, str]]:
+    """Places for the k-th of n session labels of a link: the middle, then further along."""
+    level = abs(x2 - x1) >= abs(y2 - y1)
+    out = []
+    for t in (0.5, 0.4, 0.6, 0.3, 0.7):
+        mx, my = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+        if level:  # above the line (IPv6 above IPv4), else below it
+            out.append((mx, my - 7 - 15 * (n - 1 - k), "middle"))
+            out.append((mx, my + 16 + 15 * k, "middle"))
+        else:  # right of the line (IPv4 above IPv6), else left of it
+            y = my + 4 - 8 * (n - 1) + 16 * k
+            out += [(mx + 8, y, "start"), (mx - 8, y, "end")]
+    return out
+
+
 def render_svg(topology: Topology, learner: str, state: TopologyState | None = None) -> str:
     """The topology as an inline SVG document (no external resources, no script).
 
-    Per link: the interface names beside each end (below a level link, left of an upright
-    one), and the BGP session state of each address family on the other side."""
+    Per link: the interface names beside each end and the BGP session state of each address
+    family, each label where it overlaps no box and no other label (`_Placer`)."""
     pos = layout(topology, learner)
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
@@ -323,11 +403,32 @@ def render_svg(topology: Topology, learner: str, state: TopologyState | None = N
     top = min(ys) - LEARNER_H / 2 - MARGIN
     width = max(xs) - min(xs) + BOX_W + 2 * MARGIN
     height = max(ys) - min(ys) + LEARNER_H + 2 * MARGIN
+    boxes = []
+    for name, (x, y) in pos.items():
+        half_h = (LEARNER_H if name == learner else BOX_H) / 2
+        boxes.append((x - BOX_W / 2 - 2, y - half_h - 2, x + BOX_W / 2 + 2, y + half_h + 2))
+    placer = _Placer((left, top, left + width, top + height), boxes)
     links = []
     labels = []
-    for index, link in enumerate(topology.links):
-        if link.a.node not in pos or link.b.node not in pos:
-            continue
+    drawn = [
+        (index, link)
+        for index, link in enumerate(topology.links)
+        if link.a.node in pos and link.b.node in pos
+    ]
+    grey = 'fill="#4b5563"'
+    for _, link in drawn:  # interface names first: they belong next to their box
+        (x1, y1), (x2, y2) = pos[link.a.node], pos[link.b.node]
+        length = math.hypot(x2 - x1, y2 - y1) or 1.0
+        for (ax, ay), (bx, by), end in (
+            ((x1, y1), (x2, y2), link.a),
+            ((x2, y2), (x1, y1), link.b),
+        ):
+            ux, uy = (bx - ax) / length, (by - ay) / length
+            half_h = (LEARNER_H if end.node == learner else BOX_H) / 2
+            candidates = _iface_candidates(ax, ay, ux, uy, half_h)
+            x, y, anchor = placer.place(candidates, end.iface, bold=False)
+            labels.append(_text(x, y, end.iface, anchor=anchor, extra=grey))
+    for index, link in drawn:
         (x1, y1), (x2, y2) = pos[link.a.node], pos[link.b.node]
         sessions = list(state.links.get(index, ())) if state is not None else []
         sessions = [s for s in sessions if s.state is not None]
@@ -342,36 +443,14 @@ def render_svg(topology: Topology, learner: str, state: TopologyState | None = N
             f'x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
             f'stroke-width="{3 if sessions else 2}"/>'
         )
-        level = abs(x2 - x1) >= abs(y2 - y1)
-        length = math.hypot(x2 - x1, y2 - y1) or 1.0
-        for (ax, ay), (bx, by), end in (
-            ((x1, y1), (x2, y2), link.a),
-            ((x2, y2), (x1, y1), link.b),
-        ):
-            ux, uy = (bx - ax) / length, (by - ay) / length
-            half_h = (LEARNER_H if end.node == learner else BOX_H) / 2
-            d = _border_distance(ux, uy, half_h)
-            if level:  # below the line, just off the box
-                px, py = ax + ux * (d + 5), ay + uy * (d + 5)
-                anchor = "start" if ux > 0 else "end"
-                labels.append(_text(px, py + 14, end.iface, anchor=anchor, extra='fill="#4b5563"'))
-            else:  # left of the line, just off the box
-                px, py = ax + ux * (d + 12), ay + uy * (d + 12)
-                labels.append(
-                    _text(px - 6, py + 4, end.iface, anchor="end", extra='fill="#4b5563"')
-                )
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
         both = len(sessions) > 1
         for k, session in enumerate(sessions):
             fill = SESSION_UP if session.established else SESSION_DOWN
             extra = f'font-weight="600" fill="{fill}" data-family="{session.family}"'
             text = _session_text(session, both)
-            if level:  # above the line, IPv6 above IPv4
-                y = my - 7 - 15 * (len(sessions) - 1 - k)
-                labels.append(_text(mx, y, text, anchor="middle", extra=extra, cls="session"))
-            else:  # right of the line, IPv4 above IPv6
-                y = my + 4 - 8 * (len(sessions) - 1) + 16 * k
-                labels.append(_text(mx + 8, y, text, anchor="start", extra=extra, cls="session"))
+            candidates = _session_candidates(x1, y1, x2, y2, k=k, n=len(sessions))
+            x, y, anchor = placer.place(candidates, text, bold=True)
+            labels.append(_text(x, y, text, anchor=anchor, extra=extra, cls="session"))
     nodes = [
         _node_svg(
             node,
