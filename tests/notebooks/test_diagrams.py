@@ -104,7 +104,9 @@ def test_diagram_labels_are_readable_and_never_overlap(page, lab_id: str) -> Non
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("svg.manrs-topology").screenshot(path=str(ARTIFACTS / f"diagram-{lab_id}.png"))
 
-    small = [(t["text"], round(t["px"], 1)) for t in found["texts"] if t["px"] < MIN_LABEL_PX - 0.01]
+    small = [
+        (t["text"], round(t["px"], 1)) for t in found["texts"] if t["px"] < MIN_LABEL_PX - 0.01
+    ]
     assert not small, f"labels under {MIN_LABEL_PX} px on screen: {small}"
     texts = found["texts"]
     clashes = [
