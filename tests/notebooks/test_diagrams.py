@@ -110,10 +110,7 @@ def test_diagram_labels_are_readable_and_never_overlap(page, lab_id: str) -> Non
     assert not small, f"labels under {MIN_LABEL_PX} px on screen: {small}"
     texts = found["texts"]
     clashes = [
-        (a["text"], b["text"])
-        for i, a in enumerate(texts)
-        for b in texts[i + 1 :]
-        if overlap(a, b)
+        (a["text"], b["text"]) for i, a in enumerate(texts) for b in texts[i + 1 :] if overlap(a, b)
     ]
     assert not clashes, f"labels over each other: {clashes}"
     over_boxes = [
