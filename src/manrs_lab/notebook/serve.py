@@ -90,6 +90,21 @@ NBGRADER_SERVER_EXTENSIONS = (
 )
 
 
+def install_config(prefix: Path) -> list[Path]:
+    """Write `server_config()` and the lab page config under `prefix` (a Jupyter installation's
+    sys.prefix, e.g. /opt/venv in the lab image), where every Jupyter server there reads them
+    (the server settings after nbgrader's own config.d file); returns the files written."""
+    server = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "zz-manrs-lab.json"
+    page = prefix / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    for path, data in (
+        (server, server_config()),
+        (page, {"disabledExtensions": dict.fromkeys(NBGRADER_LAB_PLUGINS, True)}),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    return [server, page]
+
+
 def server_config() -> dict[str, object]:
     """Jupyter server settings: a terminal runs `manrs_lab.notebook.console` (the learner's
     shell with `manrs-lab` on PATH, or a router's console opened from the panel); nbgrader's
@@ -235,9 +250,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--background", action="store_true", help="detach; see --stop")
     mode.add_argument("--stop", action="store_true", help="stop the detached server")
+    mode.add_argument(
+        "--install-config",
+        type=Path,
+        metavar="PREFIX",
+        help="write the Jupyter settings (terminals, nbgrader's instructor tools off) under "
+        "PREFIX/etc/jupyter for every server of that installation (the lab image), and exit",
+    )
     args = parser.parse_args(argv)
     if args.stop:
         return stop()
+    if args.install_config is not None:
+        for path in install_config(args.install_config):
+            print(f"wrote {path}")
+        return 0
 
     root = args.dir.resolve()
     if not root.is_dir():
