@@ -26,6 +26,7 @@ from nbformat.notebooknode import NotebookNode
 
 from manrs_lab.errors import SpecError
 from manrs_lab.notebook.replay import SAVE_DIR
+from manrs_lab.notebook.views import notebook_wording
 from manrs_lab.paths import content_root
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.loader import lab_ids, load_lab
@@ -67,8 +68,9 @@ MANRS_ACTIONS = {
 HOW_IT_WORKS = """\
 **How this notebook works.** The next cell starts the lab: real routers (FRR, BIRD) in Linux
 network namespaces on this machine, ready in a few seconds. Its panel shows the progress, the
-topology with live BGP session state, and a **Check** button that grades every task and gives
-the next hint. Work in the cells under each task; the grey *grade cell* after a task grades
+topology with live BGP session state, a console button per router (a terminal on it), and a
+**Check** button that grades every task; each failed check of a task shows its next hint.
+Stop saves your configuration first, and Start offers it back. Work in the cells under each task; the grey *grade cell* after a task grades
 that task on the live lab, with fresh probes (the grader plays the bad neighbour at check time,
 so filtering only the example prefixes is not enough).
 
@@ -249,7 +251,9 @@ def _task_markdown(lab: LoadedLab, index: int) -> str:
     text = [f"## {title}\n\n*{points}.* The grader checks:\n"]
     text += [f"- {c}" for c in checks]
     for n, hint in enumerate(task.hints, start=1):
-        text.append(f"\n<details><summary>Hint {n}</summary>\n\n{hint}\n\n</details>")
+        text.append(
+            f"\n<details><summary>Hint {n}</summary>\n\n{notebook_wording(hint)}\n\n</details>"
+        )
     return "\n".join(text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -109,9 +110,24 @@ class SessionTable:
         return _table(["router", "name", "neighbour", "AS", "state", "prefixes in"], rows)
 
 
+_EXEC_VTYSH = re.compile(r"`manrs-lab exec -i \S+ (\S+) -- vtysh -c '([^'`]*)'`")
+_EXEC = re.compile(r"`manrs-lab exec -i \S+ (\S+) -- ([^`]*)`")
+_CHECK_TASK = re.compile(r"`manrs-lab check --task ([a-z0-9-]+)`")
+
+
+def notebook_wording(text: str) -> str:
+    """Commands quoted the notebook's way: lab.yaml hints and check messages quote the CLI
+    (`manrs-lab exec -i LAB edge -- vtysh -c '...'`), a notebook has magics for them."""
+    text = _EXEC_VTYSH.sub(r"`%vtysh \1 \2`", text)
+    text = _EXEC.sub(r"`%sh \1 \2`", text)
+    text = _CHECK_TASK.sub(r'`lab.check(["\1"])`', text)
+    return text.replace("`manrs-lab check`", "the panel's Check")
+
+
 def _prose(text: str) -> str:
-    """Escaped text with `code` spans, as lab.yaml hints and check messages write commands."""
-    parts = escape(text).split("`")
+    """Escaped text with `code` spans, as lab.yaml hints and check messages write commands
+    (in the notebook's wording)."""
+    parts = escape(notebook_wording(text)).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
@@ -217,9 +233,9 @@ def wrap_feedback(lines: Sequence[str], width: int = FEEDBACK_WIDTH) -> str:
 def task_failure_text(report: GradeReport, task: TaskResult) -> list[str]:
     """A failed grade cell's lines: the task's points, each failed check, the hint."""
     lines = [f"{task.title}: {task.points}/{task.max_points} points"]
-    lines += [f"  {c.title}: {c.message}" for c in report.failures(task.id)]
+    lines += [f"  {c.title}: {notebook_wording(c.message)}" for c in report.failures(task.id)]
     if task.next_hint:
-        lines.append(f"{hint_label(report, task)}: {task.next_hint}")
+        lines.append(f"{hint_label(report, task)}: {notebook_wording(task.next_hint)}")
     return lines
 
 
