@@ -70,9 +70,10 @@ HOW_IT_WORKS = """\
 network namespaces on this machine, ready in a few seconds. Its panel shows the progress, the
 topology with live BGP session state, a console button per router (a terminal on it), and a
 **Check** button that grades every task; each failed check of a task shows its next hint.
-Stop saves your configuration first, and Start offers it back. Work in the cells under each task; the grey *grade cell* after a task grades
-that task on the live lab, with fresh probes (the grader plays the bad neighbour at check time,
-so filtering only the example prefixes is not enough).
+Stop saves your configuration first, and Start offers it back. Work in the cells under each
+task; the grey *grade cell* after a task grades that task on the live lab, with fresh probes
+(the grader plays the bad neighbour at check time, so filtering only the example prefixes is
+not enough).
 
 Whenever you check, your router's running configuration is saved beside this notebook
 (`.manrs-lab/{lab}/`). That is what gets graded when you hand the notebook in: the grader

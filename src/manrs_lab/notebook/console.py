@@ -29,6 +29,7 @@ ROOT_ENV = "MANRS_LAB_JUPYTER_ROOT"  # the Jupyter server's root folder (termina
 CONSOLES_DIR = "consoles"
 _NODE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 TOOLS = {"frr": ["vtysh"], "bird": ["birdc"]}
+SHELL = ["bash", "-i"]  # hosts and RTR caches: an interactive shell (its prompt names the node)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class ConsoleRequest:
     home: str  # the notebook's folder: where the shell after the console starts
 
     def argv(self) -> list[str]:
-        tool = TOOLS.get(self.role, ["sh"])
+        tool = TOOLS.get(self.role, SHELL)
         cli = Path(sys.executable).parent / "manrs-lab"
         return [str(cli), "exec", "-i", self.instance, self.node, "--", *tool]
 
@@ -103,7 +104,7 @@ def main() -> int:
     request = read_request(Path.cwd())
     if request is not None:
         env = dict(os.environ, **{STATE_ENV: request.state_dir})
-        tool = " ".join(TOOLS.get(request.role, ["sh"]))
+        tool = " ".join(TOOLS.get(request.role, SHELL))
         print(f"manrs-lab: {request.node}'s console ({tool}) in lab instance {request.instance}.")
         print(f"Leave it with `exit`; then `manrs-lab exec -i {request.instance} {request.node}`")
         print("opens it again.\n", flush=True)

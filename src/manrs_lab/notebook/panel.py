@@ -234,7 +234,7 @@ class LabPanel:
         request = console.ConsoleRequest(
             lab.instance, node, role, str(state_root().resolve()), str(lab.notebook_dir)
         )
-        tool = " ".join(console.TOOLS.get(role, ["sh"]))
+        tool = " ".join(console.TOOLS.get(role, ["bash"]))
         typed = f"manrs-lab exec -i {lab.instance} {node} -- {tool}"
         try:
             cwd = console.server_relative(console.write_request(lab.notebook_dir, request))
