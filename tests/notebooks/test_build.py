@@ -7,12 +7,15 @@ grade cell per task worth the task's points.
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from nb_helpers import NOTEBOOKS, REPO, nbformat
 
 from manrs_lab.notebook import build
 from manrs_lab.notebook.replay import bootable_bird, bootable_frr, editable_nodes
+from manrs_lab.notebook.serve import trust_shipped
 from manrs_lab.notebook.topology import LinkState, TopologyState, layout, link_states, render_svg
 from manrs_lab.spec.loader import lab_ids, load_lab
 from manrs_lab.state import BgpSession
@@ -152,3 +155,23 @@ def test_a_dual_stack_link_shows_each_family_and_positions_come_from_the_topolog
     assert pos["cust1"][0] < 0 < pos["transit"][0]
     assert pos["cust1"][1] < pos["cust2"][1]
     assert pos["transit"][1] < pos["peer"][1]
+
+
+def test_served_notebooks_are_trusted_only_as_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve-notebooks signs the shipped notebooks (so the panel's console buttons run without
+    JupyterLab asking), never a copy that differs from them."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    root = tmp_path / "nb"
+    root.mkdir()
+    names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))[:2]
+    for name in names:
+        shutil.copy(NOTEBOOKS / name, root / name)
+    edited = nbformat.read(root / names[1], as_version=4)
+    edited.cells[0].source += "\nedited"
+    nbformat.write(edited, root / names[1])
+    assert trust_shipped(root) == [names[0]]
+    notary = nbformat.sign.NotebookNotary()
+    assert notary.check_signature(nbformat.read(root / names[0], as_version=4))
+    assert not notary.check_signature(nbformat.read(root / names[1], as_version=4))
