@@ -13,6 +13,7 @@ the step is the first task whose check has not passed yet on this instance.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -132,7 +133,10 @@ def steps_passed(folder: Path | None) -> list[str]:
     return TutorState.load(folder).passed_steps if folder is not None else []
 
 
+@functools.lru_cache(maxsize=32)
 def lab_or_none(lab_id: str) -> Lab | None:
+    """The lab, for drawing hint numbers and the next lab (cached: loading a lab takes ~0.1 s,
+    and a report draws each task's hint)."""
     try:
         return load_lab(lab_id)
     except LabError:  # only for drawing hint numbers
@@ -151,9 +155,8 @@ def next_lab(lab_id: str) -> NextLab | None:
     if lab_id not in CURRICULUM:
         return None
     for following in CURRICULUM[CURRICULUM.index(lab_id) + 1 :]:
-        try:
-            lab = load_lab(following)
-        except LabError:  # a lab not shipped here: the one after
+        lab = lab_or_none(following)
+        if lab is None:  # a lab not shipped here: the one after
             continue
         notebooks = sorted((content_root() / "notebooks").glob(f"[0-9][0-9]-{following}.ipynb"))
         return NextLab(following, lab.spec.title, notebooks[0].name if notebooks else None)
