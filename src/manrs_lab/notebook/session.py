@@ -344,8 +344,8 @@ class Lab:
 
         def run() -> None:
             with self._ops:
-                if phase != "checking":
-                    self.mark_changed()
+                if phase not in ("checking", "starting"):
+                    self.mark_changed()  # a start marks it only when it deploys
                 self.board.begin(phase, checks)
                 try:
                     message = body()
@@ -394,6 +394,7 @@ class Lab:
                 self._running = found
                 self.board.all_ready()
                 return "already running"
+            self.mark_changed()
             if found is not None:
                 self.board.step("removing a broken earlier instance")
                 operations.down(self.instance, self.board)
