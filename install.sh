@@ -53,8 +53,10 @@ echo "==> installed: .venv/bin/manrs-lab ($(.venv/bin/manrs-lab --version))"
 # The main job: JupyterLab serving the lab notebooks; each notebook starts its lab.
 cat <<MSG
 
-Open the URL below and start with notebooks/01-*.ipynb (Ctrl-C stops JupyterLab; labs keep
-running until you stop them in the notebook or with: .venv/bin/manrs-lab down --all).
+Open the URL below and start with notebooks/01-*.ipynb (Ctrl-C stops JupyterLab; a lab keeps
+running until you stop it with its panel's Stop button, or by its name, which is the lab's:
+.venv/bin/manrs-lab down customer-filtering). JupyterLab's terminals have manrs-lab on PATH,
+and each router in a lab's panel has a console button.
 Without a browser: .venv/bin/manrs-lab up customer-filtering, then read labs/customer-filtering/README.md.
 MSG
 exec scripts/serve-notebooks.sh

@@ -5,9 +5,13 @@
 #
 # NAME: frr bird rtr host lab (default: all). Each image is tagged manrs-lab/<name>:latest.
 # `lab` is the all-in-one image (FRR, BIRD, stayrtr, the package, JupyterLab); its build
-# context is the repository, staged (see docker/lab/Dockerfile): the package, labs/,
-# topologies/, notebooks/, docker/lab/ (no .venv, .git or caches); PIP_CERT (or the `cert`
-# of /etc/pip.conf), when set, is the CA bundle pip trusts during that build.
+# context is the repository's committed files (`git archive HEAD`: uncommitted changes, a
+# notebook's outputs, stay out; a copy of the working tree only outside a git checkout),
+# staged (see docker/lab/Dockerfile): the package, labs/, topologies/, notebooks/ (the .ipynb
+# files), docker/lab/; PIP_CERT (or the `cert` of /etc/pip.conf), when set, is the CA bundle
+# pip trusts during that build. A rebuild leaves no untagged images: the image it replaces is
+# removed (unless a container uses it), and the Python stage is kept as
+# manrs-lab/lab-build-cache:<tag> (what the next build reuses) instead of an untagged image.
 # First makes the base image with docker/build-base.sh (debootstrap + docker import; skipped
 # when it exists), then builds every image FROM it with --build-arg BASE=<base image>.
 # Daemon versions are pinned to the natively installed Debian packages when the host has them
@@ -134,6 +138,19 @@ stage_lab_context() {
     local ca
     LAB_CONTEXT=$(mktemp -d /tmp/manrs-lab-context.XXXXXX)
     mkdir -p "$LAB_CONTEXT/package" "$LAB_CONTEXT/notebooks" "$LAB_CONTEXT/build-ca"
+    local from_git=0
+    if git -C "$REPO" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+        from_git=1
+        local dirty
+        dirty=$(git -C "$REPO" status --porcelain -- pyproject.toml README.md LICENSE src labs \
+            topologies notebooks docker/lab | head -n 5)
+        if [ -n "$dirty" ]; then
+            say "note: building the lab image from the last commit ($(git -C "$REPO" rev-parse --short HEAD)); not in it:"
+            printf '%s\n' "$dirty" | sed 's/^/    /'
+        fi
+    else
+        say "note: not a git checkout: the lab image is built from the files as they are"
+    fi
     copy_into() {  # destination, paths relative to the repository (missing ones skipped)
         local dest=$1 have=() q
         shift
@@ -141,12 +158,18 @@ stage_lab_context() {
             if [ -e "$REPO/$q" ]; then have+=("$q"); fi
         done
         [ ${#have[@]} -gt 0 ] || return 0
-        tar -C "$REPO" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.egg-info' \
-            --exclude='.ipynb_checkpoints' --exclude='.manrs-lab' -cf - "${have[@]}" \
-            | tar -C "$dest" -xf -
+        if [ "$from_git" -eq 1 ]; then
+            git -C "$REPO" archive --format=tar HEAD -- "${have[@]}" | tar -C "$dest" -xf -
+        else
+            tar -C "$REPO" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.egg-info' \
+                --exclude='.ipynb_checkpoints' --exclude='.manrs-lab' -cf - "${have[@]}" \
+                | tar -C "$dest" -xf -
+        fi
     }
     copy_into "$LAB_CONTEXT/package" pyproject.toml README.md LICENSE src
     copy_into "$LAB_CONTEXT" labs topologies notebooks docker/lab
+    # The learner's notebooks folder holds the notebooks, not the script that generates them.
+    find "$LAB_CONTEXT/notebooks" -type f ! -name '*.ipynb' ! -name 'README.md' -delete
     # pyproject.toml names README.md as the long description.
     [ -f "$LAB_CONTEXT/package/README.md" ] || printf '# manrs-lab\n' >"$LAB_CONTEXT/package/README.md"
     # Behind a TLS-inspecting proxy, pip in the build trusts what the host's pip trusts.
@@ -155,6 +178,31 @@ stage_lab_context() {
         ca=$(awk -F' *= *' '$1 == "cert" { print $2; exit }' /etc/pip.conf)
     fi
     if [ -n "$ca" ] && [ -f "$ca" ]; then cp "$ca" "$LAB_CONTEXT/build-ca/ca.pem"; fi
+}
+
+# --- no untagged images left behind -----------------------------------------------------------
+remove_replaced() {  # tag, id it had before the build: that image, if nothing uses it any more
+    local new
+    new=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true)
+    [ -n "$2" ] && [ "$2" != "$new" ] || return 0
+    if [ -z "$(docker image inspect -f '{{join .RepoTags ","}}' "$2" 2>/dev/null)" ] \
+        && [ -z "$(docker ps -aq --filter "ancestor=$2")" ]; then
+        docker image rm "$2" >/dev/null 2>&1 && say "removed the image $1 replaced (${2#sha256:})" || true
+    fi
+}
+
+keep_stage_cache() {  # stage label: tag this build's Python stage, remove the stages it replaced
+    local cache="manrs-lab/lab-build-cache:$LAB_IMAGE_TAG" ids newest id
+    ids=$(docker images -q --no-trunc --filter "label=org.manrs-lab.stage=$1")
+    newest=$(printf '%s\n' "$ids" | head -n 1)
+    [ -n "$newest" ] || return 0
+    docker tag "$newest" "$cache"
+    for id in $ids; do
+        [ "$id" = "$newest" ] && continue
+        if [ -z "$(docker image inspect -f '{{join .RepoTags ","}}' "$id" 2>/dev/null)" ]; then
+            docker image rm "$id" >/dev/null 2>&1 || true
+        fi
+    done
 }
 
 # --- the images -----------------------------------------------------------------------------
@@ -175,8 +223,11 @@ for name in "${IMAGES[@]}"; do
     esac
     args+=("${pins[@]}")
     context=("$HERE/$name")
+    old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+    stage_label="manrs-lab-venv-$LAB_IMAGE_TAG"
     if [ "$name" = lab ]; then
         stage_lab_context
+        args+=(--build-arg "STAGE_LABEL=$stage_label")
         args+=(--label "org.manrs-lab.context=$(context_hash "$LAB_CONTEXT" ./build-ca)")
         context=(-f "$LAB_CONTEXT/docker/lab/Dockerfile" "$LAB_CONTEXT")
     else
@@ -195,6 +246,8 @@ for name in "${IMAGES[@]}"; do
         tail -n 25 "$log" >&2
         die "[$n/${#IMAGES[@]}] $tag failed after $(elapsed "$t0")s (full log: $log)"
     fi
+    remove_replaced "$tag" "$old_id"
+    [ "$name" = lab ] && keep_stage_cache "$stage_label"
     size=$(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }')
     say "[$n/${#IMAGES[@]}] $tag built in $(elapsed "$t0")s ($size; $(versions_of "$name"))"
 done

@@ -3,7 +3,8 @@
 #
 #   docker/start-dockerd.sh            # install docker.io if needed, start dockerd, wait
 #
-# - Installs Debian's docker.io with apt-get when dockerd is missing.
+# - Installs Debian's docker.io with apt-get when dockerd is missing, waiting (APT_LOCK_TIMEOUT
+#   seconds, default 600) while another apt or dpkg run holds the package lock.
 # - Starts dockerd in the background (its own session, log in /var/log/dockerd.log)
 #   unless an engine already answers `docker info`.
 # - Waits until `docker info` answers (DOCKERD_TIMEOUT seconds, default 60).
@@ -13,9 +14,30 @@ set -euo pipefail
 
 LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 TIMEOUT=${DOCKERD_TIMEOUT:-60}
+APT_LOCK_TIMEOUT=${APT_LOCK_TIMEOUT:-600}
 
 say() { printf 'start-dockerd: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+
+# apt-get, waiting while another apt/dpkg run (unattended-upgrades, a second install) holds the
+# lists or dpkg lock: apt's own DPkg::Lock::Timeout covers the dpkg lock, the loop the rest.
+apt_get() {
+    local waited=0 out
+    while :; do
+        if out=$(apt-get -o DPkg::Lock::Timeout=60 "$@" 2>&1); then
+            return 0
+        fi
+        if grep -qiE 'could not get lock|unable to (acquire|lock)|is another process using it' \
+            <<<"$out" && (( waited < APT_LOCK_TIMEOUT )); then
+            say "another apt or dpkg run holds the package lock; waiting (${waited}s of ${APT_LOCK_TIMEOUT}s)"
+            sleep 5
+            waited=$((waited + 5))
+            continue
+        fi
+        printf '%s\n' "$out" >&2
+        return 1
+    done
+}
 
 engine_up() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
@@ -30,8 +52,8 @@ if ! command -v dockerd >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 || die "dockerd is missing and apt-get is not available"
     say "dockerd not found: installing docker.io with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+    apt_get update -qq || die "apt-get update failed"
+    apt_get install -y -qq --no-install-recommends docker.io || die "installing docker.io failed"
     command -v dockerd >/dev/null 2>&1 || die "docker.io installed but dockerd is still missing"
 fi
 if ! command -v docker >/dev/null 2>&1; then

@@ -13,9 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from manrs_lab import __version__, doctor, operations
+from manrs_lab import __version__, doctor, operations, tutor
 from manrs_lab.errors import LabError, SpecError
 from manrs_lab.grader.report import GradeReport
+from manrs_lab.runtime.netns import node_argv
 from manrs_lab.runtime.registry import DEFAULT_RUNTIME, runtime_names
 from manrs_lab.spec.lab import LabSpecFile
 from manrs_lab.spec.loader import lab_ids, load_lab
@@ -116,7 +117,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
         argv = ["birdc", "-s", str(local / "bird.ctl"), *argv[1:]]
     if running.runtime.name == "netns":
         # Interactive: inherit the terminal rather than capturing output.
-        return subprocess.call(["ip", "netns", "exec", running.instance.netns(args.node), *argv])
+        ns = running.instance.netns(args.node)
+        return subprocess.call(node_argv(ns, args.node, argv))
     result = handle.exec(argv)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -133,14 +135,22 @@ def print_report(report: GradeReport) -> None:
         )
         table.add_row(mark, c.title, c.task or "-", c.evidence if c.passed else c.message)
     out.print(table)
+    lab = tutor.lab_or_none(report.lab)
     for t in report.tasks:
-        hint = f"  hint: {t.next_hint}" if t.next_hint else ""
         colour = "green" if t.passed else "red"
-        out.print(f"[{colour}]{t.points}/{t.max_points}[/{colour}] {t.title}{hint}")
+        out.print(f"[{colour}]{t.points}/{t.max_points}[/{colour}] {t.title}")
+        if t.next_hint and not t.passed:
+            hint = tutor.hint_of(lab, t.id, t.next_hint) if lab else None
+            label = f"hint {hint.number} of {hint.total}" if hint else "hint"
+            out.print(f"  {label}: {t.next_hint}", highlight=False)
     out.print(
         f"[bold]score {report.points}/{report.max_points}[/bold] "
         f"({report.seconds:.2f} s, seed {report.seed})"
     )
+    if report.points == report.max_points and report.passed:
+        out.print(tutor.full_marks_text(report.lab, notebook=False), highlight=False)
+    elif any(not t.passed for t in report.tasks):
+        out.print("[dim]each failed check of a task shows its next hint[/dim]")
 
 
 def cmd_check(args: argparse.Namespace) -> int:

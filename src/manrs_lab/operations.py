@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from manrs_lab import tutor
 from manrs_lab.drivers.daemons import require_binaries
 from manrs_lab.errors import (
     ConfigSyntaxError,
@@ -312,7 +313,8 @@ def grade_exclusive(
         withdraw_leftovers(running, progress)
     else:
         journal.end_grading()
-    return report
+    # Each failed check of a task reveals its next hint (remembered per instance).
+    return tutor.record(running.instance.folder, running.lab, report)
 
 
 SHELL_SOLUTION_SUFFIX = ".sh"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -74,10 +76,32 @@ LEFT_OUT = ("__pycache__", ".ipynb_checkpoints", ".manrs-lab")
 
 
 def lab_context_hash() -> str:
-    """context_hash of the lab image's staged context, computed from the repository."""
-    files: dict[str, Path] = {}
+    """context_hash of the lab image's staged context, computed from the repository: its
+    committed files (`git archive HEAD`, as build-images.sh stages them), the notebooks folder
+    holding only the notebooks and its README."""
+    files: dict[str, bytes] = {}
+    committed = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", "-q", "HEAD"],
+        capture_output=True,
+        check=False,
+    )
     for dest, sources in LAB_CONTEXT:
-        for source in sources:
+        present = [s for s in sources if (REPO / s).exists()]
+        if committed.returncode == 0:
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", "--", *present],
+                capture_output=True,
+                check=True,
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                for member in tar.getmembers():
+                    handle = tar.extractfile(member) if member.isfile() else None
+                    if handle is not None:
+                        files[str(Path(dest) / member.name) if dest else member.name] = (
+                            handle.read()
+                        )
+            continue
+        for source in present:
             top = REPO / source
             for path in [top] if top.is_file() else top.rglob("*"):
                 rel = path.relative_to(REPO)
@@ -88,9 +112,16 @@ def lab_context_hash() -> str:
                     continue
                 if path.suffix == ".pyc":
                     continue
-                files[str(Path(dest) / rel) if dest else str(rel)] = path
+                files[str(Path(dest) / rel) if dest else str(rel)] = path.read_bytes()
+    files = {
+        rel: data
+        for rel, data in files.items()
+        if not rel.startswith("notebooks/")
+        or rel.endswith(".ipynb")
+        or rel == "notebooks/README.md"
+    }
     lines = [
-        f"{hashlib.sha256(files[rel].read_bytes()).hexdigest()}  ./{rel}\n"
+        f"{hashlib.sha256(files[rel]).hexdigest()}  ./{rel}\n"
         for rel in sorted(files, key=os.fsencode)
     ]
     return hashlib.sha256("".join(lines).encode()).hexdigest()

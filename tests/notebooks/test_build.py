@@ -7,12 +7,15 @@ grade cell per task worth the task's points.
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from nb_helpers import NOTEBOOKS, REPO, nbformat
 
 from manrs_lab.notebook import build
 from manrs_lab.notebook.replay import bootable_bird, bootable_frr, editable_nodes
+from manrs_lab.notebook.serve import trust_shipped
 from manrs_lab.notebook.topology import LinkState, TopologyState, layout, link_states, render_svg
 from manrs_lab.spec.loader import lab_ids, load_lab
 from manrs_lab.state import BgpSession
@@ -110,7 +113,7 @@ def test_session_state_colours_the_link_it_runs_over() -> None:
     }
     states = link_states(lab.topology, sessions)
     by_peer = {lab.topology.links[i].b.node: s for i, s in states.items()}
-    assert by_peer == {"cust1": LinkState("Established", 1), "cust2": LinkState("Active")}
+    assert by_peer == {"cust1": [LinkState("Established", 1)], "cust2": [LinkState("Active")]}
     svg = render_svg(lab.topology, "edge", TopologyState({"edge": True, "cust2": False}, states))
     assert "Established · 1 pfx" in svg
     assert ">Active<" in svg
@@ -128,3 +131,47 @@ def test_saved_configurations_boot_again() -> None:
     )
     assert bootable_bird(bird) == "router id 1.2.3.4;\n"
     assert editable_nodes(load_lab("customer-filtering")) == ["edge"]
+
+
+def test_a_dual_stack_link_shows_each_family_and_positions_come_from_the_topology_file() -> None:
+    lab = load_lab("manrs-capstone")
+    sessions = {
+        "edge": [
+            BgpSession("10.0.1.2", 64501, "Established", 2),
+            BgpSession("fd00:0:1::2", 64501, "Active"),
+        ],
+    }
+    states = link_states(lab.topology, sessions)
+    cust1 = next(i for i, link in enumerate(lab.topology.links) if link.b.node == "cust1")
+    assert states[cust1] == [
+        LinkState("Established", 2, "IPv4"),
+        LinkState("Active", None, "IPv6"),
+    ]
+    svg = render_svg(lab.topology, "edge", TopologyState({}, states))
+    assert ">IPv4 Established · 2<" in svg
+    assert ">IPv6 Active<" in svg
+    pos = layout(lab.topology, "edge")
+    # As the guide draws it: customers left of edge, transit and the peer right; cust1 above cust2.
+    assert pos["cust1"][0] < 0 < pos["transit"][0]
+    assert pos["cust1"][1] < pos["cust2"][1]
+    assert pos["transit"][1] < pos["peer"][1]
+
+
+def test_served_notebooks_are_trusted_only_as_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve-notebooks signs the shipped notebooks (so the panel's console buttons run without
+    JupyterLab asking), never a copy that differs from them."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    root = tmp_path / "nb"
+    root.mkdir()
+    names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))[:2]
+    for name in names:
+        shutil.copy(NOTEBOOKS / name, root / name)
+    edited = nbformat.read(root / names[1], as_version=4)
+    edited.cells[0].source += "\nedited"
+    nbformat.write(edited, root / names[1])
+    assert trust_shipped(root) == [names[0]]
+    notary = nbformat.sign.NotebookNotary()
+    assert notary.check_signature(nbformat.read(root / names[0], as_version=4))
+    assert not notary.check_signature(nbformat.read(root / names[1], as_version=4))

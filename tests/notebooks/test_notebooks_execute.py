@@ -2,7 +2,7 @@
 
 With the reference solution applied (a cell injected after the setup cell calls `lab.solve()`),
 every cell runs and every grade cell passes; without it, each task's grade cell fails with an
-AssertionError and nothing else fails.
+TaskFailed (an AssertionError) and nothing else fails.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def test_notebook_without_a_solution_fails_every_task_grade_cell(
         if cell.cell_type != "code":
             continue
         if id(cell) in grading:
-            assert errors_of(cell) == ["AssertionError"], text_of(cell)
+            assert errors_of(cell) == ["TaskFailed"], text_of(cell)
             assert "points" in text_of(cell)
         else:
             assert errors_of(cell) == [], f"cell {cell.get('id')}: {text_of(cell)}"
@@ -95,3 +95,39 @@ def test_a_new_kernel_finds_the_running_lab_instead_of_starting_another(
     )
     assert text_of(first.cells[-1]) == text_of(second.cells[-1])  # the same instance
     assert "PASS" in text_of(second.cells[1])  # still solved: nothing was redeployed
+
+
+def test_grade_cells_and_configuration_cells_say_what_happened(
+    tmp_path: Path, kernel_env: str
+) -> None:
+    """A failing grade cell: an AssertionError with the task's lines wrapped for nbgrader's
+    feedback, and no traceback into the package; a passing one prints PASS and returns
+    nothing (nbgrader would try to read a returned value as a score). A configuration cell with
+    a typo applies nothing, not the lines around the typo."""
+    lab = load_lab("customer-filtering")
+    task = lab.spec.tasks[0].id
+    typo = "ip prefix-list TYPO-TEST seq 5 permit 198.18.1.0/24\nrouter bgp 64500\n neighbour 1"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    sources = [
+        'from manrs_lab.notebook import Lab\nlab = Lab("customer-filtering")',
+        f'lab.assert_task("{task}")',
+        f"%%router_config edge\n{typo}",
+        "%vtysh edge show running-config",
+        "lab.solve()",
+        f'lab.assert_task("{task}")',
+    ]
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    run_notebook(nb, tmp_path, allow_errors=True)
+    failed, config, running, _, passed = nb.cells[1:]
+    assert errors_of(failed) == ["TaskFailed"]
+    error = next(o for o in failed.outputs if o.output_type == "error")
+    assert "manrs_lab" not in "".join(error.traceback), error.traceback
+    assert all(len(line) <= 96 for line in error.evalue.splitlines()), error.evalue
+    assert "Hint 1 of 3" in error.evalue
+    assert "nothing applied to edge" in text_of(config)
+    assert "line 3 of the cell" in text_of(config)
+    assert "TYPO-TEST" not in text_of(running)  # the lines before the typo were not applied
+    assert errors_of(passed) == []
+    assert "PASS" in text_of(passed)
+    assert not [o for o in passed.outputs if o.output_type == "execute_result"]

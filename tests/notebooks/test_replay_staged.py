@@ -37,3 +37,33 @@ def test_each_task_is_replayed_from_its_own_snapshot(boot_lab, tmp_path: Path):
     outcome = replay.replay(lab, tmp_path, task="exact-prefix", seed=1)
     assert outcome.report is not None
     assert not outcome.report.task("exact-prefix").passed
+
+
+def test_the_panel_checks_a_staged_lab_one_step_at_a_time(tmp_path: Path, kernel_env: str) -> None:
+    """What the panel's Check does in a staged lab: only the current step is graded; it moves
+    on when the step passes; a failed step's hints escalate."""
+    from manrs_lab.notebook.session import Lab  # noqa: PLC0415 - needs the notebook extra
+
+    lab = Lab(LAB, notebook_dir=tmp_path)  # not in a kernel: starts and waits
+    steps = [t.id for t in lab.lab.spec.tasks]
+    try:
+        assert lab.current_step() == steps[0]
+        for expected_hint in (0, 1):
+            lab.check_in_background()
+            lab.wait()
+            report = lab.last_report
+            assert report is not None
+            assert [t.id for t in report.tasks] == [steps[0]]
+            assert report.tasks[0].next_hint == lab.lab.spec.tasks[0].hints[expected_hint]
+        lab.solve(task=steps[0])
+        assert lab.report_stale
+        lab.check_in_background()
+        lab.wait()
+        assert lab.last_report is not None
+        assert lab.last_report.task(steps[0]).passed
+        assert not lab.report_stale
+        assert lab.current_step() == steps[1]
+        assert lab.steps_passed() == [steps[0]]
+    finally:
+        lab.close()
+        lab.stop()

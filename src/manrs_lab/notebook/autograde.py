@@ -37,6 +37,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor  # type: ignore[import-u
 
 from manrs_lab.errors import LabError
 from manrs_lab.notebook import replay
+from manrs_lab.notebook.views import task_failure_text, wrap_feedback
 from manrs_lab.progress import SilentProgress
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.loader import load_lab
@@ -101,11 +102,8 @@ def verdict(outcome: replay.Replay, task: str) -> tuple[bool, str]:
     if result.passed:
         text = f"PASS {result.title}: {result.points}/{result.max_points} points"
         return True, "\n".join([text, *notes])
-    lines = [f"{result.title}: {result.points}/{result.max_points} points"]
-    lines += [f"  {c.title}: {c.message}" for c in outcome.report.failures(task)]
-    if result.next_hint:
-        lines.append(f"Hint: {result.next_hint}")
-    return False, "\n".join([*lines, *notes])
+    lines = task_failure_text(outcome.report, result)
+    return False, wrap_feedback([*lines, *notes])
 
 
 def _remove(path: Path) -> None:

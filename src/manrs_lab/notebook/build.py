@@ -26,10 +26,12 @@ from nbformat.notebooknode import NotebookNode
 
 from manrs_lab.errors import SpecError
 from manrs_lab.notebook.replay import SAVE_DIR
+from manrs_lab.notebook.views import notebook_wording
 from manrs_lab.paths import content_root
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.loader import lab_ids, load_lab
 from manrs_lab.spec.topology import Role
+from manrs_lab.tutor import CURRICULUM
 
 CODE_STUB = "# YOUR CONFIGURATION HERE"
 GENERATOR = "manrs_lab.notebook.build"
@@ -37,21 +39,8 @@ GENERATOR = "manrs_lab.notebook.build"
 nbformat: Any = _nbformat
 NAME_RE = re.compile(r"^(\d{2})-([a-z0-9-]+)\.ipynb$")
 
-# Teaching order (architecture.md), used only to number labs that have no notebook yet; a lab
+# Teaching order (manrs_lab.tutor), used only to number labs that have no notebook yet; a lab
 # keeps the number its notebook already has, so learners' and nbgrader's file names are stable.
-CURRICULUM = (
-    "hijack-anatomy",
-    "customer-filtering",
-    "bogons-and-limits",
-    "rpki-rov",
-    "rpki-rov-bird",
-    "roa-publishing",
-    "anti-spoofing",
-    "route-leak",
-    "ixp-route-server",
-    "manrs-capstone",
-    "manrs-capstone-bird",
-)
 
 MANRS_ACTIONS = {
     1: (
@@ -79,10 +68,12 @@ MANRS_ACTIONS = {
 HOW_IT_WORKS = """\
 **How this notebook works.** The next cell starts the lab: real routers (FRR, BIRD) in Linux
 network namespaces on this machine, ready in a few seconds. Its panel shows the progress, the
-topology with live BGP session state, and a **Check** button that grades every task and gives
-the next hint. Work in the cells under each task; the grey *grade cell* after a task grades
-that task on the live lab, with fresh probes (the grader plays the bad neighbour at check time,
-so filtering only the example prefixes is not enough).
+topology with live BGP session state, a console button per router (a terminal on it), and a
+**Check** button that grades every task; each failed check of a task shows its next hint.
+Stop saves your configuration first, and Start offers it back. Work in the cells under each
+task; the grey *grade cell* after a task grades that task on the live lab, with fresh probes
+(the grader plays the bad neighbour at check time, so filtering only the example prefixes is
+not enough).
 
 Whenever you check, your router's running configuration is saved beside this notebook
 (`.manrs-lab/{lab}/`). That is what gets graded when you hand the notebook in: the grader
@@ -261,7 +252,9 @@ def _task_markdown(lab: LoadedLab, index: int) -> str:
     text = [f"## {title}\n\n*{points}.* The grader checks:\n"]
     text += [f"- {c}" for c in checks]
     for n, hint in enumerate(task.hints, start=1):
-        text.append(f"\n<details><summary>Hint {n}</summary>\n\n{hint}\n\n</details>")
+        text.append(
+            f"\n<details><summary>Hint {n}</summary>\n\n{notebook_wording(hint)}\n\n</details>"
+        )
     return "\n".join(text)
 
 

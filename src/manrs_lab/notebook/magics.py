@@ -25,6 +25,8 @@ from manrs_lab.errors import LabError
 from manrs_lab.notebook import session
 
 MagicFn = Callable[[str, str | None], None]
+READ_ONLY_VTYSH = ("show", "sh", "ping", "traceroute", "do", "exit", "end")
+READ_ONLY_BIRDC = ("show", "sh", "echo", "help", "?")
 
 
 def _split(line: str, magic: str) -> tuple[str, str]:
@@ -72,7 +74,10 @@ def vtysh(line: str, cell: str | None = None) -> None:
     commands = ([command] if command else []) + _lines(cell)
     if not commands:
         raise UsageError("usage: %vtysh NODE COMMAND, e.g. %vtysh edge show bgp summary")
-    print(session.current_lab().vtysh(node, *commands), end="")
+    lab = session.current_lab()
+    if any(not c.split()[0].startswith(READ_ONLY_VTYSH) for c in commands):
+        lab.mark_changed()  # configure terminal, clear bgp...: the score shown is stale
+    print(lab.vtysh(node, *commands), end="")
 
 
 @_guard
@@ -83,6 +88,8 @@ def birdc(line: str, cell: str | None = None) -> None:
     if not commands:
         raise UsageError("usage: %birdc NODE COMMAND, e.g. %birdc cust1 show route")
     lab = session.current_lab()
+    if any(not c.split()[0].startswith(READ_ONLY_BIRDC) for c in commands):
+        lab.mark_changed()
     for one in commands:
         if len(commands) > 1:
             print(f"bird> {one}")
@@ -96,7 +103,9 @@ def sh(line: str, cell: str | None = None) -> None:
     script = "\n".join(part for part in (command, cell or "") if part.strip())
     if not script.strip():
         raise UsageError("usage: %sh NODE COMMAND, e.g. %sh edge ip -br addr")
-    status, output = session.current_lab().sh(node, script)
+    lab = session.current_lab()
+    lab.mark_changed()  # a shell can change anything (nft, sysctl): the score shown is stale
+    status, output = lab.sh(node, script)
     print(output, end="")
     if status != 0:
         print(f"[exit status {status}]")

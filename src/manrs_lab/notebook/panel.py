@@ -9,6 +9,7 @@ topology when it changed.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from html import escape
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped, unused-ignore]
 
-from manrs_lab.notebook.topology import LEGEND
+from manrs_lab.notebook import console
+from manrs_lab.notebook.topology import LEGEND, picture_width
 from manrs_lab.notebook.views import report_html
+from manrs_lab.paths import state_root
 
 if TYPE_CHECKING:
     from manrs_lab.notebook.session import Lab, Snapshot
@@ -31,6 +34,24 @@ PHASE_COLOURS = {
     "error": "#b91c1c",
 }
 BUSY_COLOUR = "#1d4ed8"
+CONFIRM = {
+    # button: (label while asking, tooltip while asking, label, tooltip, style)
+    "stop": (
+        "Really stop?",
+        "click again within 5 s: the routers stop (your configuration is saved first, and "
+        "Start offers it back)",
+        "Stop",
+        "save your configuration, then stop every router and remove the lab",
+        "",
+    ),
+    "reset": (
+        "Really reset?",
+        "click again within 5 s: your configuration will be lost (the saved copy stays)",
+        "Reset",
+        "rebuild the lab with the starting configurations",
+        "warning",
+    ),
+}
 
 
 class LabPanel:
@@ -45,7 +66,9 @@ class LabPanel:
         self._draw_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._shown_report: object = None
-        self._confirm_until = 0.0
+        self._confirm_until: dict[str, float] = {}
+        self._settled = 0.0  # when the last operation finished (older snapshots do not count)
+        self._was_busy = lab.board.busy
 
         self.title = widgets.HTML(
             f"<div style='font-size:15px'><b>{escape(spec.title)}</b> "
@@ -64,13 +87,16 @@ class LabPanel:
         for button in self.buttons.values():
             button.layout = widgets.Layout(width="96px")
         self.buttons["start"].tooltip = "start the lab (or find it running)"
-        self.buttons["reset"].tooltip = "rebuild the lab with the starting configurations"
-        self.buttons["stop"].tooltip = "stop every router and remove the lab"
         self.buttons["check"].tooltip = "grade every task (and save your configuration)"
-        self.buttons["start"].on_click(lambda _: lab.start(wait=False))
-        self.buttons["stop"].on_click(lambda _: lab.stop(wait=False))
-        self.buttons["reset"].on_click(self._on_reset)
+        for key in CONFIRM:
+            self._unconfirm(key)
+        self.buttons["start"].on_click(self._on_start)
+        self.buttons["stop"].on_click(lambda _: self._confirmed("stop", lab.stop))
+        self.buttons["reset"].on_click(lambda _: self._confirmed("reset", lab.reset))
         self.buttons["check"].on_click(lambda _: lab.check_in_background())
+        self.offer_text = widgets.HTML()
+        self.offer = self._make_offer()
+        self.steps = widgets.HTML()
 
         self.rows: dict[str, tuple[Any, Any]] = {}
         row_widgets = []
@@ -83,9 +109,9 @@ class LabPanel:
             bar = widgets.IntProgress(
                 value=0, min=0, max=lab.board.stages(name), layout=widgets.Layout(width="110px")
             )
-            state = widgets.HTML(layout=widgets.Layout(width="130px"))
+            state = widgets.HTML(layout=widgets.Layout(width="100px"))
             self.rows[name] = (bar, state)
-            row_widgets.append(widgets.HBox([label, bar, state]))
+            row_widgets.append(widgets.HBox([label, bar, state, self._console_button(name)]))
         self.check_bar = widgets.IntProgress(
             value=0, min=0, max=1, description="checks", layout=widgets.Layout(width="300px")
         )
@@ -97,15 +123,20 @@ class LabPanel:
         controls = widgets.VBox(
             [
                 widgets.HBox(list(self.buttons.values())),
+                self.offer,
                 self.phase,
                 self.message,
                 widgets.VBox(row_widgets),
                 self.check_bar,
+                self.steps,
             ],
-            layout=widgets.Layout(width="410px"),
+            layout=widgets.Layout(width="450px"),
         )
+        # As wide as the picture's own size: it goes under the controls rather than shrink.
+        natural = picture_width(lab.lab.topology, lab.lab.spec.learner)
         picture = widgets.VBox(
-            [self.topology, self.legend, self.status], layout=widgets.Layout(flex="1 1 360px")
+            [self.topology, self.legend, self.status],
+            layout=widgets.Layout(flex=f"1 1 {natural:.0f}px"),
         )
         self.widget = widgets.VBox(
             [
@@ -139,29 +170,98 @@ class LabPanel:
         self._wake.set()
 
     # -- events -----------------------------------------------------------------------------
-    def _on_reset(self, _: object) -> None:
+    def _make_offer(self) -> Any:
+        """Start when a configuration is saved beside the notebook: restore it, or start fresh."""
+        restore = widgets.Button(description="Restore saved", icon="upload", button_style="info")
+        fresh = widgets.Button(description="Start fresh", icon="play")
+        restore.add_class("manrs-restore")
+        fresh.add_class("manrs-fresh")
+        restore.on_click(lambda _: self._start(restore=True))
+        fresh.on_click(lambda _: self._start(restore=False))
+        offer = widgets.VBox([self.offer_text, widgets.HBox([restore, fresh])])
+        offer.add_class("manrs-offer")
+        offer.layout.display = "none"
+        return offer
+
+    def _on_start(self, _: object) -> None:
+        saved = self.lab.saved_configuration()
+        snap = self._snapshot
+        if saved and not (snap is not None and snap.all_running):
+            self.offer_text.value = (
+                f"<span class='manrs-offer-text'>Your configuration of {escape(', '.join(saved))}"
+                " is saved beside this notebook. Start with it, or from the lab's starting "
+                "configuration?</span>"
+            )
+            self.offer.layout.display = ""
+            return
+        self._start(restore=False)
+
+    def _start(self, *, restore: bool) -> None:
+        self.offer.layout.display = "none"
+        self.lab.start(wait=False, restore=restore)
+
+    def _confirmed(self, key: str, action: Any) -> None:
+        """Run `action` on the second click within CONFIRM_SECONDS (the first one asks)."""
         now = time.monotonic()
-        button = self.buttons["reset"]
-        if now > self._confirm_until:
-            self._confirm_until = now + CONFIRM_SECONDS
-            button.description = "Really reset?"
+        button = self.buttons[key]
+        if now > self._confirm_until.get(key, 0.0):
+            asking, tip, *_ = CONFIRM[key]
+            self._confirm_until[key] = now + CONFIRM_SECONDS
+            button.description = asking
             button.button_style = "danger"
-            button.tooltip = "click again within 5 s: your configuration will be lost"
-            timer = threading.Timer(CONFIRM_SECONDS, self._unconfirm)
+            button.tooltip = tip
+            timer = threading.Timer(CONFIRM_SECONDS, self._unconfirm, args=(key,))
             timer.daemon = True
             timer.start()
             return
-        self._unconfirm()
-        self.lab.reset(wait=False)
+        self._unconfirm(key)
+        action(wait=False)
 
-    def _unconfirm(self) -> None:
-        self._confirm_until = 0.0
-        button = self.buttons["reset"]
-        button.description = "Reset"
-        button.button_style = "warning"
-        button.tooltip = "rebuild the lab with the starting configurations"
+    def _unconfirm(self, key: str) -> None:
+        self._confirm_until[key] = 0.0
+        _, _, label, tip, style = CONFIRM[key]
+        button = self.buttons[key]
+        button.description = label
+        button.button_style = style
+        button.tooltip = tip
+
+    def _console_button(self, node: str) -> Any:
+        """A button that opens a JupyterLab terminal on the node's console (vtysh, birdc or a
+        shell): JupyterLab's command linker runs `terminal:create-new` in the folder holding the
+        console request, and the terminal's shell (`manrs_lab.notebook.console`) opens it."""
+        lab = self.lab
+        role = lab.lab.topology.nodes[node].role.value
+        request = console.ConsoleRequest(
+            lab.instance, node, role, str(state_root().resolve()), str(lab.notebook_dir)
+        )
+        tool = " ".join(console.TOOLS.get(role, ["bash"]))
+        typed = f"manrs-lab exec -i {lab.instance} {node} -- {tool}"
+        try:
+            cwd = console.server_relative(console.write_request(lab.notebook_dir, request))
+        except OSError:
+            cwd = None
+        if cwd is None:
+            return widgets.HTML(
+                f"<span class='manrs-console' title='in a terminal: {escape(typed)}'>"
+                f"<code>{escape(tool)}</code></span>"
+            )
+        args = json.dumps({"name": console.terminal_name(lab.instance, node), "cwd": cwd})
+        return widgets.HTML(
+            f"<button class='manrs-console jp-Button' data-node='{escape(node)}' "
+            "data-commandlinker-command='terminal:create-new' "
+            f"data-commandlinker-args='{escape(args)}' "
+            f"title='open {escape(node)}&#39;s console ({escape(tool)}) in a terminal' "
+            "style='font-size:11px;padding:1px 6px;cursor:pointer'>"
+            f"&#9654; {escape(tool)}</button>",
+            layout=widgets.Layout(width="80px"),
+        )
 
     def _on_board(self) -> None:
+        busy = self.lab.board.busy
+        if self._was_busy and not busy:
+            self._settled = time.time()
+            self.refresh_soon()
+        self._was_busy = busy
         self._draw_progress()
 
     # -- drawing ----------------------------------------------------------------------------
@@ -172,6 +272,9 @@ class LabPanel:
         if board.phase == "error":
             return "error", PHASE_COLOURS["error"]
         snap = self._snapshot
+        if snap is not None and snap.taken < self._settled and board.phase in PHASE_COLOURS:
+            # Read while the operation ran: no "degraded" flash before the next look.
+            return board.phase, PHASE_COLOURS[board.phase]
         if snap is None or not snap.exists:
             return "stopped", PHASE_COLOURS["stopped"]
         if snap.all_running:
@@ -207,13 +310,67 @@ class LabPanel:
                 self.check_bar.layout.visibility = "visible"
             else:
                 self.check_bar.layout.visibility = "hidden"
+            self._draw_steps()
             report = self.lab.last_report
-            if report is not None and report is not self._shown_report:
-                self._shown_report = report
-                self.results.value = report_html(report)
+            shown = (report, self.lab.report_stale)
+            if report is not None and shown != self._shown_report:
+                self._shown_report = shown
+                html = report_html(report)
+                if self.lab.report_stale:
+                    html = (
+                        "<div class='manrs-stale' style='opacity:0.55'>"
+                        "<div class='manrs-stale-note' style='color:#a16207;font-weight:600'>"
+                        "Stale: the lab changed since this check. Click Check for a new score."
+                        f"</div>{html}</div>"
+                    )
+                self.results.value = html
+
+    def _draw_steps(self) -> None:
+        """A staged lab's steps: passed, the one Check grades now, the ones after."""
+        lab = self.lab
+        if not lab.lab.staged:
+            return
+        current = lab.current_step()
+        passed = lab.steps_passed()
+        items = []
+        for task in lab.lab.spec.tasks:
+            if task.id in passed:
+                mark, style = "&#10003;", "color:#15803d"
+            elif task.id == current:
+                mark, style = "&#9654;", "font-weight:600"
+            else:
+                mark, style = "&#9675;", "color:#6b7280"
+            state = "passed" if task.id in passed else "current" if task.id == current else "later"
+            items.append(
+                f"<li class='manrs-step' data-task='{escape(task.id)}' data-state='{state}' "
+                f"style='{style}'>{mark} {escape(task.title)}</li>"
+            )
+        note = (
+            "Check grades the current step; it moves on when the step passes."
+            if current
+            else "Every step passed: Check grades them all."
+        )
+        self.steps.value = (
+            f"<div class='manrs-steps' style='font-size:12px'><b>Steps</b> "
+            f"<span style='color:#6b7280'>{note}</span>"
+            "<ul style='margin:2px 0;padding-left:16px;list-style:none'>"
+            f"{''.join(items)}</ul></div>"
+        )
+        index = next((i for i, t in enumerate(lab.lab.spec.tasks, 1) if t.id == current), None)
+        self.buttons["check"].description = f"Check {index}" if index else "Check"
+        self.buttons["check"].tooltip = (
+            f"grade step {index} (and save your configuration)" if index else "grade every step"
+        )
 
     def _draw_live(self, snap: Snapshot) -> None:
         self._snapshot = snap
+        lab = self.lab
+        # Replaced or removed from elsewhere (`manrs-lab reset` in a terminal): stale too.
+        replaced = not snap.exists or (
+            lab.checked_instance is not None and snap.created != lab.checked_instance
+        )
+        if lab.last_report is not None and not lab.board.busy and replaced:
+            lab.mark_changed()
         svg = snap.svg()
         stamp = time.strftime("%H:%M:%S", time.localtime(snap.taken))
         status = (

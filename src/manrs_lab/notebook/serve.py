@@ -25,8 +25,10 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from manrs_lab.instance import pid_alive
+from manrs_lab.notebook import console
 from manrs_lab.notebook.build import NAME_RE, plan
 from manrs_lab.paths import content_root
 
@@ -70,6 +72,55 @@ LAB_SETTINGS = {
 }
 
 
+# nbgrader's instructor tools (Create Assignment, Formgrader, its menu, Validate, the course and
+# assignment lists) are for a course's instructor on a course server, not for a learner working
+# on a lab: grades come from `manrs_lab.notebook.autograde` on the grading machine.
+NBGRADER_LAB_PLUGINS = (
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:menu",
+    "@jupyter/nbgrader:validate-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:assignment-list",
+)
+DEFAULT_HIDE_GLOBS = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~")  # jupyter_server's
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+
+
+def install_config(prefix: Path) -> list[Path]:
+    """Write `server_config()` and the lab page config under `prefix` (a Jupyter installation's
+    sys.prefix, e.g. /opt/venv in the lab image), where every Jupyter server there reads them
+    (the server settings after nbgrader's own config.d file); returns the files written."""
+    server = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "zz-manrs-lab.json"
+    page = prefix / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    for path, data in (
+        (server, server_config()),
+        (page, {"disabledExtensions": dict.fromkeys(NBGRADER_LAB_PLUGINS, True)}),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    return [server, page]
+
+
+def server_config() -> dict[str, object]:
+    """Jupyter server settings: a terminal runs `manrs_lab.notebook.console` (the learner's
+    shell with `manrs-lab` on PATH, or a router's console opened from the panel); nbgrader's
+    instructor extensions off."""
+    shell = [sys.executable, "-m", "manrs_lab.notebook.console"]
+    return {
+        "ServerApp": {
+            "terminado_settings": {"shell_command": shell},
+            "jpserver_extensions": dict.fromkeys(NBGRADER_SERVER_EXTENSIONS, False),
+        },
+        # notebooks/build.py generates the notebooks: not something a learner opens.
+        "ContentsManager": {"hide_globs": [*DEFAULT_HIDE_GLOBS, "build.py"]},
+    }
+
+
 @dataclass(frozen=True)
 class Server:
     root: Path
@@ -99,19 +150,29 @@ class Server:
             f"--ServerApp.root_dir={self.root}",
             f"--LabApp.app_settings_dir={self.settings_dir}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--config={self.config_file}",
         ]
         if os.geteuid() == 0:
             argv.append("--allow-root")
         return argv
 
+    @property
+    def config_file(self) -> Path:
+        """The server's own settings: terminals run manrs-lab's console shell."""
+        return self.settings_dir / "jupyter_server_config.json"
+
     def write_settings(self) -> None:
         self.settings_dir.mkdir(parents=True, exist_ok=True)
         (self.settings_dir / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=2))
+        self.config_file.write_text(json.dumps(server_config(), indent=2))
+        page = {"disabledExtensions": list(NBGRADER_LAB_PLUGINS)}
+        (self.settings_dir / "page_config.json").write_text(json.dumps(page, indent=2))
 
     def env(self) -> dict[str, str]:
         """The kernels find the virtualenv's tools (nbgrader needs `alembic` on PATH)."""
         env = dict(os.environ)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env[console.ROOT_ENV] = str(self.root)  # where the panel's console terminals start
         return env
 
     def ready(self) -> bool:
@@ -144,6 +205,34 @@ def _warn_stale(root: Path) -> None:
             f"note: no notebook yet for {', '.join(missing)}: run notebooks/build.py",
             file=sys.stderr,
         )
+
+
+def trust_shipped(root: Path) -> list[str]:
+    """Sign (as `jupyter trust` does) the notebooks in `root` that are byte for byte the ones
+    this installation ships, so JupyterLab runs the panel's console buttons without asking;
+    anything else (a learner's edited copy) stays as JupyterLab judges it. Returns the names."""
+    shipped = content_root() / "notebooks"
+    if not shipped.is_dir():
+        return []
+    import nbformat as _nbformat  # noqa: PLC0415 - the notebook extra
+    from nbformat import sign  # noqa: PLC0415
+
+    # nbformat's functions carry no annotations: go through Any.
+    nbformat: Any = _nbformat
+    notary: Any = cast(Any, sign).NotebookNotary()
+    signed = []
+    for path in sorted(root.glob("*.ipynb")):
+        original = shipped / path.name
+        try:
+            if not original.is_file() or path.read_bytes() != original.read_bytes():
+                continue
+            nb = nbformat.read(path, as_version=4)
+            if not notary.check_signature(nb):
+                notary.sign(nb)
+            signed.append(path.name)
+        except (OSError, ValueError):
+            continue
+    return signed
 
 
 def _banner(server: Server) -> str:
@@ -190,14 +279,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--background", action="store_true", help="detach; see --stop")
     mode.add_argument("--stop", action="store_true", help="stop the detached server")
+    mode.add_argument(
+        "--install-config",
+        type=Path,
+        metavar="PREFIX",
+        help="write the Jupyter settings (terminals, nbgrader's instructor tools off) under "
+        "PREFIX/etc/jupyter for every server of that installation (the lab image), and exit",
+    )
     args = parser.parse_args(argv)
     if args.stop:
         return stop()
+    if args.install_config is not None:
+        for path in install_config(args.install_config):
+            print(f"wrote {path}")
+        return 0
 
     root = args.dir.resolve()
     if not root.is_dir():
         parser.error(f"{root} is not a folder")
     _warn_stale(root)
+    trust_shipped(root)
     folder = state_dir()
     server = Server(
         root, free_port(args.port), args.token or secrets.token_hex(24), folder / "lab-settings"

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,14 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from manrs_lab import operations
+from manrs_lab import operations, submission, tutor
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import LabError, NotRunningError
-from manrs_lab.grader.report import GradeReport, TaskResult
+from manrs_lab.grader.report import GradeReport
 from manrs_lab.instance import validate_instance_name
 from manrs_lab.notebook import replay as replay_mod
 from manrs_lab.notebook.topology import TopologyState, link_states, render_svg
-from manrs_lab.notebook.views import Note, ReportView, RouteTable, SavedFiles, SessionTable
+from manrs_lab.notebook.views import (
+    Note,
+    ReportView,
+    RouteTable,
+    SavedFiles,
+    SessionTable,
+    task_failure_text,
+    wrap_feedback,
+)
 from manrs_lab.progress import SilentProgress
 from manrs_lab.running import RunningLab
 from manrs_lab.spec.loader import Lab as LoadedLab
@@ -79,6 +91,14 @@ def _ipython_shell() -> object | None:
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (where widgets have a frontend to draw them)."""
     return getattr(_ipython_shell(), "kernel", None) is not None
+
+
+class TaskFailed(AssertionError):
+    """A grade cell's task did not pass. IPython shows the message alone (no traceback into
+    the package: what went wrong is the lab's state, not the code); nbgrader sees an error."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class Board:
@@ -192,6 +212,7 @@ class Snapshot:
     exists: bool
     nodes: tuple[NodeView, ...]
     taken: float
+    created: float | None = None  # the instance's `created` (a new one after a reset)
 
     @property
     def all_running(self) -> bool:
@@ -250,6 +271,11 @@ class Lab:
         self.autograde = replay_mod.autograding()
         self.board = Board(self.lab)
         self.last_report: GradeReport | None = None
+        # The lab changed since `last_report` (stop, start, reset, a configuration applied):
+        # the panel marks the score stale until the next check.
+        self.report_stale = False
+        self.checked_instance: float | None = None  # `created` of the instance last checked
+        self.restored: list[str] = []  # nodes the last start restored from the saved files
         self._running: RunningLab | None = None
         self._ops = _instance_lock(self.instance)
         self._worker: threading.Thread | None = None
@@ -318,6 +344,8 @@ class Lab:
 
         def run() -> None:
             with self._ops:
+                if phase not in ("checking", "starting"):
+                    self.mark_changed()  # a start marks it only when it deploys
                 self.board.begin(phase, checks)
                 try:
                     message = body()
@@ -344,8 +372,21 @@ class Lab:
         if worker is not None and worker is not threading.current_thread():
             worker.join()
 
-    def start(self, wait: bool = True) -> None:
-        """Start the lab, or find it running; a broken leftover instance is replaced."""
+    def saved_configuration(self) -> list[str]:
+        """The nodes whose configuration is saved beside the notebook (what Start can restore)."""
+        if self.autograde:
+            return []
+        try:
+            found = submission.read_submission(self.lab, self.notebook_dir)
+        except (LabError, OSError):
+            return []
+        return sorted(found.configs)
+
+    def start(self, wait: bool = True, restore: bool | None = None) -> None:
+        """Start the lab, or find it running; a broken leftover instance is replaced.
+
+        `restore`: boot the routers from the configuration saved beside the notebook
+        (`.manrs-lab/<lab>/`, written by every check and by Stop); None: when there is one."""
 
         def body() -> str:
             found = self._wait_if_starting(self._attach())
@@ -353,19 +394,38 @@ class Lab:
                 self._running = found
                 self.board.all_ready()
                 return "already running"
+            self.mark_changed()
             if found is not None:
                 self.board.step("removing a broken earlier instance")
                 operations.down(self.instance, self.board)
-            return self._deploy()
+            use_saved = bool(self.saved_configuration()) if restore is None else restore
+            return self._deploy(restore=use_saved)
 
         self._operate("starting", body, wait=wait, done_phase="running")
 
-    def _deploy(self) -> str:
+    def _deploy(self, restore: bool = False) -> str:
         """`operations.up`; a lab that deployed but did not converge in time is kept, with a
-        warning (a learner's change may be why, and the routers are there to look at)."""
+        warning (a learner's change may be why, and the routers are there to look at).
+        `restore`: from the saved configuration (what `submission` accepts of it, as data)."""
         self._running = None
+        self.restored = []
+        private = Path(tempfile.mkdtemp(prefix="manrs-lab-restore-"))
         try:
-            result = operations.up(self.id, self.board, instance=self.instance)
+            return self._deploy_from(private if restore else None)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _deploy_from(self, private: Path | None) -> str:
+        configs: dict[str, Path] = {}
+        saved: submission.Submission | None = None
+        if private is not None:
+            saved = submission.read_submission(self.lab, self.notebook_dir)
+            for node, text in saved.configs.items():
+                path = private / f"{node}{submission.CONFIG_SUFFIX}"
+                path.write_text(text)
+                configs[node] = path
+        try:
+            result = operations.up(self.id, self.board, instance=self.instance, configs=configs)
         except LabError as exc:
             found = self._attach()
             if found is None:
@@ -375,25 +435,60 @@ class Lab:
             found.instance.ready = True
             found.instance.save()
             self._running = found
+            self._restore_filters(found, saved)
             self.board.all_ready()
             self.board.error = f"deployed, but {exc}"
             return self.board.error
         self._running = result.running
+        notes = self._restore_filters(result.running, saved)
         self.board.all_ready()
-        return (
+        text = (
             f"running: deployed in {result.deploy_seconds:.1f} s, BGP converged "
             f"{result.converge_seconds:.1f} s later"
         )
+        if self.restored:
+            where = f"{replay_mod.SAVE_DIR}/{self.id}"
+            text += (
+                f"; restored your saved configuration of {', '.join(self.restored)} "
+                f"from {where}/ (Reset goes back to the starting configuration)"
+            )
+        return "; ".join([text, *notes])
+
+    def _restore_filters(
+        self, running: RunningLab, saved: submission.Submission | None
+    ) -> list[str]:
+        """The saved packet filters (anti-spoofing), applied as data; what was not applied."""
+        if saved is None:
+            return []
+        self.restored = sorted(saved.configs)
+        notes = [f"not restored: {r}" for r in saved.refused]
+        for node, filters in saved.filters.items():
+            if not filters.empty:
+                notes += replay_mod.apply_filters(running, node, filters)
+        return notes
 
     def stop(self, wait: bool = True) -> None:
-        """Stop every router of the lab and remove its namespaces (configurations are lost)."""
+        """Save the routers' configurations beside the notebook (Start offers them back), then
+        stop every router of the lab and remove its namespaces."""
 
         def body() -> str:
-            self._running = None
+            saved = ""
+            running, self._running = self._running, None
+            if running is not None and running.instance.folder.exists():
+                self.board.step("saving your configuration")
+                try:
+                    with operations.exclusive(
+                        self.instance, "saving before a stop", self.board
+                    ) as live:
+                        files = replay_mod.save_configs(live, self.notebook_dir)
+                    where = f"{replay_mod.SAVE_DIR}/{self.id}"
+                    saved = f"; your configuration of {', '.join(files)} is saved in {where}/"
+                except LabError as exc:
+                    saved = f"; your configuration could not be saved: {exc}"
             with contextlib.suppress(NotRunningError):
                 operations.down(self.instance, self.board)
             self.board.all_stopped()
-            return "stopped"
+            return f"stopped{saved}"
 
         self._operate("stopping", body, wait=wait, done_phase="stopped")
 
@@ -448,8 +543,27 @@ class Lab:
         return ReportView(self.last_report)
 
     def check_in_background(self) -> None:
-        """What the panel's Check button does: grade without blocking the kernel."""
-        self._grade_now(None, save=True, wait=False)
+        """What the panel's Check button does: grade without blocking the kernel; a staged lab's
+        current step only (the others are states before or after it)."""
+        step = self.current_step()
+        self._grade_now(None if step is None else [step], save=True, wait=False)
+
+    def current_step(self) -> str | None:
+        """A staged lab's step: the first task whose check has not passed on this instance
+        (None: not a staged lab, or every step passed)."""
+        running = self._running
+        folder = running.instance.folder if running is not None else None
+        return tutor.current_step(folder, self.lab)
+
+    def steps_passed(self) -> list[str]:
+        running = self._running
+        return tutor.steps_passed(running.instance.folder if running is not None else None)
+
+    def mark_changed(self) -> None:
+        """The lab changed: the score shown is from before (cleared by the next check)."""
+        if self.last_report is not None and not self.report_stale:
+            self.report_stale = True
+            self.board.notify()
 
     def _grade_now(self, tasks: list[str] | None, *, save: bool, wait: bool) -> None:
         selected = [c for c in self.lab.spec.checks if tasks is None or c.task in (*tasks, None)]
@@ -465,29 +579,31 @@ class Lab:
                         replay_mod.save_configs(running, self.notebook_dir, task=tasks[0])
                 report = operations.grade_exclusive(running, self.board, tasks=tasks)
             self.last_report = report
+            self.report_stale = False
+            self.checked_instance = running.instance.created
             return f"checked: {report.points}/{report.max_points} points"
 
         self._operate("checking", body, wait=wait, done_phase="running", checks=len(selected))
 
-    def assert_task(self, task_id: str) -> TaskResult:
-        """For grade cells: grade one task; AssertionError listing what failed unless it passed."""
+    def assert_task(self, task_id: str) -> None:
+        """For grade cells: grade one task; prints PASS, or raises TaskFailed (an
+        AssertionError) listing what failed, shown as that message alone."""
         tasks = {t.id: t for t in self.lab.spec.tasks}
         if task_id not in tasks:
             raise LabError(f"no task {task_id!r} in {self.id} (tasks: {', '.join(tasks)})")
         if self.autograde:
-            raise AssertionError(f"{tasks[task_id].title}: {KERNEL_AUTOGRADE}")
-        self._grade_now([task_id], save=True, wait=True)
+            raise TaskFailed(wrap_feedback([f"{tasks[task_id].title}: {KERNEL_AUTOGRADE}"]))
+        try:
+            self._grade_now([task_id], save=True, wait=True)
+        except LabError as exc:
+            raise TaskFailed(wrap_feedback([f"{tasks[task_id].title}: {exc}"])) from None
         assert self.last_report is not None
         report = self.last_report
         result = report.task(task_id)
         if result.passed:
             print(f"PASS {result.title}: {result.points}/{result.max_points} points")
-            return result
-        lines = [f"{result.title}: {result.points}/{result.max_points} points"]
-        lines += [f"  {c.title}: {c.message}" for c in report.failures(task_id)]
-        if result.next_hint:
-            lines.append(f"Hint: {result.next_hint}")
-        raise AssertionError("\n".join(lines))
+            return
+        raise TaskFailed(wrap_feedback(task_failure_text(report, result)))
 
     def save(self) -> SavedFiles:
         """Save the configurations the grader replays (`.manrs-lab/<lab>/` beside the notebook)."""
@@ -554,6 +670,10 @@ class Lab:
         self.wait()
         with self._ops:
             running = self._require_running()
+            refused = dry_run(running, node, role, text)
+            if refused:
+                raise LabError(f"nothing applied to {node}: {refused}")
+            self.mark_changed()
             running.router(node).apply_config(text)
             start = time.monotonic()
             try:
@@ -607,7 +727,9 @@ class Lab:
                 except LabError as exc:
                     error = str(exc)
             out.append(NodeView(name, node.role, node.asn, alive, sessions, error))
-        return Snapshot(self.lab, self.instance, True, tuple(out), time.time())
+        return Snapshot(
+            self.lab, self.instance, True, tuple(out), time.time(), running.instance.created
+        )
 
     def status(self) -> Snapshot:
         return self.snapshot()
@@ -632,6 +754,49 @@ class Lab:
         for panel in self._panels:
             panel.close()
         self._panels = []
+
+
+_FRR_LINE = re.compile(r"^line (\d+): (.*)$", re.MULTILINE)
+_DRY_RUN = {
+    # FRR: the running configuration with the cell after it, through vtysh's own dry run.
+    Role.FRR: 'd=$(mktemp -d) && chmod 755 "$d" && cat > "$d/frr.conf" && chmod 644 '
+    '"$d/frr.conf" && : > "$d/vtysh.conf" && vtysh --config_dir "$d" -C -f "$d/frr.conf"; '
+    's=$?; rm -rf "$d"; exit $s',
+    # BIRD: the cell is the whole new bird.conf (`bird -p` parses it; no probe include).
+    Role.BIRD: 'f=$(mktemp) && cat > "$f" && bird -p -c "$f"; s=$?; rm -f "$f"; exit $s',
+}
+
+
+def dry_run(running: RunningLab, node: str, role: Role, text: str) -> str | None:
+    """What the daemon's own dry run refuses in a configuration cell (None: nothing), so a cell
+    with a typo applies nothing rather than every line but the bad one (vtysh -f goes on)."""
+    script = _DRY_RUN.get(role)
+    if script is None:
+        return None
+    offset = 0
+    candidate = text
+    if role is Role.FRR:
+        base = replay_mod.current_config(running, node)
+        offset = len(base.splitlines())
+        candidate = base + text
+    try:
+        result = running.handle(node).exec(["sh", "-c", script], input_text=candidate)
+    except (LabError, subprocess.SubprocessError, OSError) as exc:
+        return f"the dry run could not run: {exc}"
+    if result.ok:
+        return None
+    output = (result.stdout + result.stderr).strip()
+    if role is Role.FRR:
+        cell = text.splitlines()
+        found = []
+        for match in _FRR_LINE.finditer(output):
+            n = int(match.group(1)) - offset
+            what = match.group(2).strip()
+            line = cell[n - 1].strip() if 0 < n <= len(cell) else ""
+            found.append(f"line {n} of the cell ({line!r}): {what}" if line else what)
+        if found:
+            return "vtysh refused " + "; ".join(found)
+    return f"the dry run refused it: {output or f'exit status {result.returncode}'}"
 
 
 def _make_current(lab: Lab) -> None:

@@ -1,8 +1,11 @@
 """The lab's topology as an SVG picture: nodes, links, AS numbers and live BGP session state.
 
 Pure functions of the topology and a state snapshot, so the picture can be tested without a
-browser. The learner's router sits in the middle; the others are placed in rings by their
-distance from it, providers above and customers below.
+browser. Where the topology file places its nodes (containerlab's own `graph-posX` and
+`graph-posY` labels, as `containerlab graph` reads them), the picture follows it; otherwise the
+learner's router sits in the middle and the others are placed in rings by their distance from
+it, providers above and customers below. The SVG is drawn at its own size (labels at least
+11 px) and only shrinks when the page is narrower.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
+from manrs_lab.errors import LabError
 from manrs_lab.spec.topology import Node, Role, Topology
+from manrs_lab.spec.yaml_files import load_yaml_file
 from manrs_lab.state import BgpSession
 
 BOX_W = 116
@@ -21,6 +26,9 @@ LEARNER_H = 64
 RING_X = 230.0
 RING_Y = 165.0
 MARGIN = 30
+LABEL_PX = 11  # the smallest text in the picture
+POS_X_LABEL = "graph-posX"
+POS_Y_LABEL = "graph-posY"
 
 ROLE_COLOURS = {
     Role.FRR: ("#dbeafe", "#1d4ed8", "FRR"),
@@ -40,10 +48,12 @@ LOWER_NAMES = ("cust", "h-")
 
 @dataclass(frozen=True)
 class LinkState:
-    """The BGP session across one link, as seen from either end; None: no session there."""
+    """The BGP session across one link, as seen from either end; None: no session there.
+    `family`: "IPv4" or "IPv6" (a dual-stack link carries one session of each)."""
 
     state: str | None
     prefixes: int | None = None
+    family: str = "IPv4"
 
     @property
     def established(self) -> bool:
@@ -55,29 +65,40 @@ class TopologyState:
     """What the picture colours: which nodes run, and the session state per link index."""
 
     nodes_up: Mapping[str, bool] = field(default_factory=dict)
-    links: Mapping[int, LinkState] = field(default_factory=dict)
+    links: Mapping[int, Sequence[LinkState]] = field(default_factory=dict)
+
+
+def _family(peer: str) -> str:
+    return "IPv6" if ":" in peer else "IPv4"
 
 
 def link_states(
     topology: Topology, sessions: Mapping[str, Sequence[BgpSession]]
-) -> dict[int, LinkState]:
-    """Match each router's sessions to the links they run over, by the neighbour's AS number.
+) -> dict[int, list[LinkState]]:
+    """Match each router's sessions to the links they run over, by the neighbour's AS number:
+    per link, one state per address family (IPv4 first).
 
     A session seen from the first end wins; the second end is used when the first cannot be
     read (a BIRD node whose daemon is down, say).
     """
-    out: dict[int, LinkState] = {}
+    out: dict[int, list[LinkState]] = {}
     for index, link in enumerate(topology.links):
         a, b = topology.nodes.get(link.a.node), topology.nodes.get(link.b.node)
         if a is None or b is None or not (a.role.is_router and b.role.is_router):
             continue
         for local, remote in ((a, b), (b, a)):
             match = [s for s in sessions.get(local.name, ()) if s.remote_as == remote.asn]
-            if match:
-                up = [s for s in match if s.established]
-                best = up[0] if up else match[0]
-                out[index] = LinkState(best.state, best.prefixes_received)
-                break
+            if not match:
+                continue
+            states = []
+            for family in ("IPv4", "IPv6"):
+                mine = [s for s in match if _family(s.peer) == family]
+                if mine:
+                    up = [s for s in mine if s.established]
+                    best = up[0] if up else mine[0]
+                    states.append(LinkState(best.state, best.prefixes_received, family))
+            out[index] = states
+            break
     return out
 
 
@@ -137,12 +158,32 @@ def _height(name: str) -> int:
     return 0
 
 
+def graph_positions(topology: Topology) -> dict[str, tuple[float, float]] | None:
+    """Every node's (x, y) from its `graph-posX`/`graph-posY` labels in the topology file, or
+    None unless every node has both (numbers)."""
+    try:
+        raw = load_yaml_file(topology.path)
+        nodes = raw["topology"]["nodes"]
+        out = {}
+        for name in topology.nodes:
+            labels = nodes[name].get("labels") or {}
+            out[name] = (float(labels[POS_X_LABEL]), float(labels[POS_Y_LABEL]))
+    except (LabError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return out
+
+
 def layout(topology: Topology, centre: str) -> dict[str, tuple[float, float]]:
-    """Positions for the boxes: a small force-directed layout, deterministic (it starts from
-    rings around `centre` and uses no randomness), with providers pulled up and customers and
-    hosts down, then boxes pushed apart until none overlap."""
+    """Positions for the boxes: the topology file's own (`graph_positions`), or a small
+    force-directed layout, deterministic (it starts from rings around `centre` and uses no
+    randomness), with providers pulled up and customers and hosts down, then boxes pushed
+    apart until none overlap."""
     if centre not in topology.nodes:
         centre = next(iter(topology.nodes))
+    fixed = graph_positions(topology)
+    if fixed is not None:
+        cx, cy = fixed[centre]
+        return {n: (x - cx, y - cy) for n, (x, y) in fixed.items()}
     pos = {n: list(xy) for n, xy in _rings(topology, centre).items()}
     names = list(pos)
     edges = [
@@ -227,36 +268,134 @@ def _node_svg(node: Node, x: float, y: float, *, up: bool | None, learner: bool)
     ]
     if learner:
         parts.append(
-            f'<text x="{x:.1f}" y="{top + 15:.1f}" text-anchor="middle" font-size="9.5" '
-            f'font-weight="700" letter-spacing="0.06em" fill="{stroke}">YOUR ROUTER</text>'
+            f'<text x="{x:.1f}" y="{top + 15:.1f}" text-anchor="middle" font-size="{LABEL_PX}" '
+            f'font-weight="700" letter-spacing="0.04em" fill="{stroke}">YOUR ROUTER</text>'
         )
     name_y = y + 4 if learner else y - 3
     parts += [
         f'<text x="{x:.1f}" y="{name_y:.1f}" text-anchor="middle" font-size="14" '
         f'font-weight="600" fill="{text}">{escape(node.name)}</text>',
-        f'<text x="{x:.1f}" y="{name_y + 16:.1f}" text-anchor="middle" font-size="11" '
+        f'<text x="{x:.1f}" y="{name_y + 16:.1f}" text-anchor="middle" font-size="{LABEL_PX}" '
         f'fill="{text}">{escape(asn)}</text>',
         "</g>",
     ]
     return "".join(parts)
 
 
-def _border_point(
-    x1: float, y1: float, x2: float, y2: float, *, half_h: float, gap: float
-) -> tuple[float, float]:
-    """Where the line from box centre (x1, y1) towards (x2, y2) leaves the box, plus `gap`,
-    nudged sideways off the line so a label there does not sit on it."""
-    dx, dy = x2 - x1, y2 - y1
-    length = math.hypot(dx, dy) or 1.0
-    ux, uy = dx / length, dy / length
-    to_border = min((BOX_W / 2) / abs(ux) if ux else math.inf, half_h / abs(uy) if uy else math.inf)
-    dist = to_border + gap
-    # Perpendicular nudge, always towards the right-hand side of the line's direction.
-    return x1 + ux * dist - uy * 11, y1 + uy * dist + ux * 11
+def _border_distance(ux: float, uy: float, half_h: float) -> float:
+    """How far from a box's centre a line in direction (ux, uy) leaves the box."""
+    return min((BOX_W / 2) / abs(ux) if ux else math.inf, half_h / abs(uy) if uy else math.inf)
+
+
+def _text(x: float, y: float, text: str, *, anchor: str, extra: str = "", cls: str = "") -> str:
+    klass = f' class="{cls}"' if cls else ""
+    return (
+        f'<text{klass} x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{LABEL_PX}" '
+        f'paint-order="stroke" stroke="#ffffff" stroke-width="3" {extra}>{escape(text)}</text>'
+    )
+
+
+def _session_text(session: LinkState, both: bool) -> str:
+    if session.established:
+        text = "Established"
+        if session.prefixes is not None:
+            text += f" · {session.prefixes}" + ("" if both else " pfx")
+    else:
+        text = str(session.state)
+    return f"{session.family} {text}" if both else text
+
+
+def picture_width(topology: Topology, learner: str) -> float:
+    """The SVG's own width in px (what it is drawn at when the page has room)."""
+    xs = [x for x, _ in layout(topology, learner).values()]
+    return max(xs) - min(xs) + BOX_W + 2 * MARGIN
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+CHAR_W = {False: 6.3, True: 6.9}  # px per character at LABEL_PX, normal and bold (estimate)
+
+
+def _label_box(x: float, y: float, text: str, anchor: str, *, bold: bool) -> Box:
+    width = len(text) * CHAR_W[bold]
+    x0 = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
+    return (x0 - 2, y - LABEL_PX, x0 + width + 2, y + 3)
+
+
+def _clash(box: Box, taken: Sequence[Box]) -> bool:
+    return any(
+        box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+        for other in taken
+    )
+
+
+class _Placer:
+    """Labels go to the first of their candidate places that overlaps nothing placed yet (the
+    boxes, the other labels, the picture's edge); the first candidate if none is free."""
+
+    def __init__(self, frame: Box, boxes: Sequence[Box]) -> None:
+        self.frame = frame
+        self.taken: list[Box] = list(boxes)
+
+    def place(
+        self, candidates: Sequence[tuple[float, float, str]], text: str, *, bold: bool
+    ) -> tuple[float, float, str]:
+        for x, y, anchor in candidates:
+            box = _label_box(x, y, text, anchor, bold=bold)
+            inside = (
+                box[0] >= self.frame[0]
+                and box[1] >= self.frame[1]
+                and box[2] <= self.frame[2]
+                and box[3] <= self.frame[3]
+            )
+            if inside and not _clash(box, self.taken):
+                self.taken.append(box)
+                return x, y, anchor
+        x, y, anchor = candidates[0]
+        self.taken.append(_label_box(x, y, text, anchor, bold=bold))
+        return x, y, anchor
+
+
+def _iface_candidates(
+    ax: float, ay: float, ux: float, uy: float, half_h: float
+) -> list[tuple[float, float, str]]:
+    """Places for an interface name at the end of a link leaving a box at (ax, ay)."""
+    d = _border_distance(ux, uy, half_h)
+    out = []
+    if abs(ux) * half_h >= abs(uy) * BOX_W / 2:  # leaves by a side: below, else above the line
+        anchor = "start" if ux > 0 else "end"
+        for along in (5.0, 14.0):
+            px, py = ax + ux * (d + along), ay + uy * (d + along)
+            out += [(px, py + 14, anchor), (px, py - 5, anchor)]
+    else:  # leaves by the top or bottom: beside the line, off the box
+        for along in (12.0, 24.0):
+            px, py = ax + ux * (d + along), ay + uy * (d + along)
+            left, right = (px - 6, py + 4, "end"), (px + 6, py + 4, "start")
+            out += [left, right] if ux >= -0.05 else [right, left]
+    return out
+
+
+def _session_candidates(
+    x1: float, y1: float, x2: float, y2: float, *, k: int, n: int
+) -> list[tuple[float, float, str]]:
+    """Places for the k-th of n session labels of a link: the middle, then further along."""
+    level = abs(x2 - x1) >= abs(y2 - y1)
+    out = []
+    for t in (0.5, 0.4, 0.6, 0.3, 0.7):
+        mx, my = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+        if level:  # above the line (IPv6 above IPv4), else below it
+            out.append((mx, my - 7 - 15 * (n - 1 - k), "middle"))
+            out.append((mx, my + 16 + 15 * k, "middle"))
+        else:  # right of the line (IPv4 above IPv6), else left of it
+            y = my + 4 - 8 * (n - 1) + 16 * k
+            out += [(mx + 8, y, "start"), (mx - 8, y, "end")]
+    return out
 
 
 def render_svg(topology: Topology, learner: str, state: TopologyState | None = None) -> str:
-    """The topology as an inline SVG document (no external resources, no script)."""
+    """The topology as an inline SVG document (no external resources, no script).
+
+    Per link: the interface names beside each end and the BGP session state of each address
+    family, each label where it overlaps no box and no other label (`_Placer`)."""
     pos = layout(topology, learner)
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
@@ -264,44 +403,54 @@ def render_svg(topology: Topology, learner: str, state: TopologyState | None = N
     top = min(ys) - LEARNER_H / 2 - MARGIN
     width = max(xs) - min(xs) + BOX_W + 2 * MARGIN
     height = max(ys) - min(ys) + LEARNER_H + 2 * MARGIN
+    boxes = []
+    for name, (x, y) in pos.items():
+        half_h = (LEARNER_H if name == learner else BOX_H) / 2
+        boxes.append((x - BOX_W / 2 - 2, y - half_h - 2, x + BOX_W / 2 + 2, y + half_h + 2))
+    placer = _Placer((left, top, left + width, top + height), boxes)
     links = []
     labels = []
-    for index, link in enumerate(topology.links):
-        if link.a.node not in pos or link.b.node not in pos:
-            continue
-        pos_a, pos_b = pos[link.a.node], pos[link.b.node]
-        (x1, y1), (x2, y2) = pos_a, pos_b
-        session = state.links.get(index) if state is not None else None
-        if session is None or session.state is None:
-            colour, label = NO_SESSION, None
-        elif session.established:
+    drawn = [
+        (index, link)
+        for index, link in enumerate(topology.links)
+        if link.a.node in pos and link.b.node in pos
+    ]
+    grey = 'fill="#4b5563"'
+    for _, link in drawn:  # interface names first: they belong next to their box
+        (x1, y1), (x2, y2) = pos[link.a.node], pos[link.b.node]
+        length = math.hypot(x2 - x1, y2 - y1) or 1.0
+        for (ax, ay), (bx, by), end in (
+            ((x1, y1), (x2, y2), link.a),
+            ((x2, y2), (x1, y1), link.b),
+        ):
+            ux, uy = (bx - ax) / length, (by - ay) / length
+            half_h = (LEARNER_H if end.node == learner else BOX_H) / 2
+            candidates = _iface_candidates(ax, ay, ux, uy, half_h)
+            x, y, anchor = placer.place(candidates, end.iface, bold=False)
+            labels.append(_text(x, y, end.iface, anchor=anchor, extra=grey))
+    for index, link in drawn:
+        (x1, y1), (x2, y2) = pos[link.a.node], pos[link.b.node]
+        sessions = list(state.links.get(index, ())) if state is not None else []
+        sessions = [s for s in sessions if s.state is not None]
+        if not sessions:
+            colour = NO_SESSION
+        elif all(s.established for s in sessions):
             colour = SESSION_UP
-            label = "Established"
-            if session.prefixes is not None:
-                label += f" · {session.prefixes} pfx"
         else:
-            colour, label = SESSION_DOWN, session.state
+            colour = SESSION_DOWN
         links.append(
             f'<line class="link" data-link="{escape(str(link.a))}-{escape(str(link.b))}" '
             f'x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
-            f'stroke-width="{3 if session and session.state else 2}"/>'
+            f'stroke-width="{3 if sessions else 2}"/>'
         )
-        for (ax, ay), (bx, by), end in ((pos_a, pos_b, link.a), (pos_b, pos_a, link.b)):
-            half_h = (LEARNER_H if end.node == learner else BOX_H) / 2
-            lx, ly = _border_point(ax, ay, bx, by, half_h=half_h, gap=12)
-            iface = end.iface
-            labels.append(
-                f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="10" '
-                f'fill="#4b5563" paint-order="stroke" stroke="#ffffff" stroke-width="3">'
-                f"{escape(iface)}</text>"
-            )
-        if label is not None:
-            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-            labels.append(
-                f'<text class="session" x="{mx:.1f}" y="{my + 4:.1f}" text-anchor="middle" '
-                f'font-size="11" font-weight="600" fill="{colour}" paint-order="stroke" '
-                f'stroke="#ffffff" stroke-width="4">{escape(label)}</text>'
-            )
+        both = len(sessions) > 1
+        for k, session in enumerate(sessions):
+            fill = SESSION_UP if session.established else SESSION_DOWN
+            extra = f'font-weight="600" fill="{fill}" data-family="{session.family}"'
+            text = _session_text(session, both)
+            candidates = _session_candidates(x1, y1, x2, y2, k=k, n=len(sessions))
+            x, y, anchor = placer.place(candidates, text, bold=True)
+            labels.append(_text(x, y, text, anchor=anchor, extra=extra, cls="session"))
     nodes = [
         _node_svg(
             node,
@@ -314,8 +463,8 @@ def render_svg(topology: Topology, learner: str, state: TopologyState | None = N
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="manrs-topology" '
         f'viewBox="{left:.1f} {top:.1f} {width:.1f} {height:.1f}" '
-        f'style="width:100%;max-width:{max(width, 420):.0f}px;height:auto;'
-        f'font-family:system-ui,sans-serif" role="img" '
+        f'width="{width:.0f}" height="{height:.0f}" '
+        f'style="max-width:100%;height:auto;font-family:system-ui,sans-serif" role="img" '
         f'aria-label="topology of {escape(topology.name)}">'
         + "".join(links)
         + "".join(nodes)

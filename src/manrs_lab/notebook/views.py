@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from manrs_lab import tutor
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.state import BgpRoute, BgpSession
 
@@ -107,9 +110,24 @@ class SessionTable:
         return _table(["router", "name", "neighbour", "AS", "state", "prefixes in"], rows)
 
 
+_EXEC_VTYSH = re.compile(r"`manrs-lab exec -i \S+ (\S+) -- vtysh -c '([^'`]*)'`")
+_EXEC = re.compile(r"`manrs-lab exec -i \S+ (\S+) -- ([^`]*)`")
+_CHECK_TASK = re.compile(r"`manrs-lab check --task ([a-z0-9-]+)`")
+
+
+def notebook_wording(text: str) -> str:
+    """Commands quoted the notebook's way: lab.yaml hints and check messages quote the CLI
+    (`manrs-lab exec -i LAB edge -- vtysh -c '...'`), a notebook has magics for them."""
+    text = _EXEC_VTYSH.sub(r"`%vtysh \1 \2`", text)
+    text = _EXEC.sub(r"`%sh \1 \2`", text)
+    text = _CHECK_TASK.sub(r'`lab.check(["\1"])`', text)
+    return text.replace("`manrs-lab check`", "the panel's Check")
+
+
 def _prose(text: str) -> str:
-    """Escaped text with `code` spans, as lab.yaml hints and check messages write commands."""
-    parts = escape(text).split("`")
+    """Escaped text with `code` spans, as lab.yaml hints and check messages write commands
+    (in the notebook's wording)."""
+    parts = escape(notebook_wording(text)).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
@@ -130,17 +148,37 @@ def task_html(report: GradeReport, task: TaskResult) -> str:
         + "</li>"
         for c in checks
     )
-    hint = (
-        f"<div style='margin:2px 0 0 0'><b>Hint:</b> {_prose(task.next_hint)}</div>"
-        if task.next_hint and not task.passed
-        else ""
-    )
+    hint = ""
+    if task.next_hint and not task.passed:
+        hint = (
+            f"<div class='manrs-hint' data-task='{escape(task.id)}' "
+            f"data-hint='{_hint_number(report, task)}' "
+            f"style='margin:2px 0 0 0'><b>{escape(hint_label(report, task))}:</b> "
+            f"{_prose(task.next_hint)}</div>"
+        )
     return (
         f"<div class='manrs-task' data-task='{escape(task.id)}' "
         f"data-passed='{str(task.passed).lower()}' style='margin:6px 0'>"
         f"<b style='color:{colour}'>{task.points}/{task.max_points}</b> "
         f"<b>{escape(task.title)}</b><ul style='margin:2px 0 0 0'>{items}</ul>{hint}</div>"
     )
+
+
+def _hint_number(report: GradeReport, task: TaskResult) -> int:
+    lab = tutor.lab_or_none(report.lab)
+    hint = tutor.hint_of(lab, task.id, task.next_hint) if lab is not None else None
+    return hint.number if hint is not None else 0
+
+
+def hint_label(report: GradeReport, task: TaskResult) -> str:
+    """ "Hint 2 of 3" (each failed check of the task shows the next one)."""
+    lab = tutor.lab_or_none(report.lab)
+    hint = tutor.hint_of(lab, task.id, task.next_hint) if lab is not None else None
+    return f"Hint {hint.number} of {hint.total}" if hint is not None else "Hint"
+
+
+def full_marks(report: GradeReport) -> bool:
+    return bool(report.tasks) and report.points == report.max_points and report.passed
 
 
 def report_html(report: GradeReport) -> str:
@@ -158,8 +196,47 @@ def report_html(report: GradeReport) -> str:
         f"<div style='font-size:14px'><b>Score <span class='manrs-score' style='color:{colour}'>"
         f"{report.points}/{report.max_points}</span></b> "
         f"<span style='color:#6b7280'>({report.seconds:.1f} s, probe seed {report.seed})</span>"
-        f"</div>{gate_html}{tasks}</div>"
+        f"</div>{gate_html}{tasks}{_next_html(report)}</div>"
     )
+
+
+def _next_html(report: GradeReport) -> str:
+    if not full_marks(report) or len(report.tasks) < _task_count(report):
+        return ""
+    text = _prose(tutor.full_marks_text(report.lab, notebook=True))
+    return f"<div class='manrs-next' style='margin:6px 0'><b>{text}</b></div>"
+
+
+def _task_count(report: GradeReport) -> int:
+    lab = tutor.lab_or_none(report.lab)
+    return len(lab.spec.tasks) if lab is not None else len(report.tasks)
+
+
+FEEDBACK_WIDTH = 96  # nbgrader's feedback shows outputs in <pre>: long lines would be cut off
+
+
+def wrap_feedback(lines: Sequence[str], width: int = FEEDBACK_WIDTH) -> str:
+    """Lines wrapped at `width`, continuation lines indented under their own text."""
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent + "    ",
+            break_long_words=True,
+            break_on_hyphens=False,
+        ) or [""]
+    return "\n".join(out)
+
+
+def task_failure_text(report: GradeReport, task: TaskResult) -> list[str]:
+    """A failed grade cell's lines: the task's points, each failed check, the hint."""
+    lines = [f"{task.title}: {task.points}/{task.max_points} points"]
+    lines += [f"  {c.title}: {notebook_wording(c.message)}" for c in report.failures(task.id)]
+    if task.next_hint:
+        lines.append(f"{hint_label(report, task)}: {notebook_wording(task.next_hint)}")
+    return lines
 
 
 def report_text(report: GradeReport) -> str:
@@ -173,7 +250,9 @@ def report_text(report: GradeReport) -> str:
             if c.task == task.id
         ]
         if task.next_hint and not task.passed:
-            lines.append(f"  hint: {task.next_hint}")
+            lines.append(f"  {hint_label(report, task).lower()}: {task.next_hint}")
+    if full_marks(report) and len(report.tasks) >= _task_count(report):
+        lines.append(tutor.full_marks_text(report.lab, notebook=True))
     return "\n".join(lines)
 
 
