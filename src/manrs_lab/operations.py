@@ -190,13 +190,14 @@ def attach(name: str | None = None) -> RunningLab:
         inst = load_instance(validate_instance_name(name))
     lab = load_lab(inst.lab_folder)
     runtime = make_runtime(inst.runtime, lab)
-    if inst.clab_topology:
+    if inst.runtime == "containerlab" and inst.ready:
         _forget_if_destroyed(inst, runtime)
     return RunningLab(inst, lab, runtime)
 
 
 def _forget_if_destroyed(inst: Instance, runtime: Runtime) -> None:
-    """An attached containerlab lab that containerlab destroyed itself: drop its record."""
+    """A containerlab lab that `containerlab destroy` removed behind the project's back:
+    drop its record (and the rendered file's folder) instead of reporting a broken lab."""
     from manrs_lab.runtime.clab_attach import destroyed_by_containerlab  # noqa: PLC0415
     from manrs_lab.runtime.containerlab import ContainerlabRuntime  # noqa: PLC0415
 
@@ -206,7 +207,7 @@ def _forget_if_destroyed(inst: Instance, runtime: Runtime) -> None:
         if not is_locked(lock):  # (a holder, `exclusive`, removes the one it holds)
             lock.unlink(missing_ok=True)
         raise NotRunningError(
-            f"containerlab lab {inst.clab_name!r} (instance {inst.name!r}) was destroyed"
+            f"containerlab lab {runtime.clab_name(inst)!r} (instance {inst.name!r}) was destroyed"
         )
 
 

@@ -245,3 +245,23 @@ def test_inspect_speaks_containerlab_json(clab: Clab):
     assert clab("destroy", "--name", name, "--cleanup").returncode == 0
     assert containers_named(f"clab-{name}-") == []
     assert not (TOPOLOGIES / f"clab-{name}").exists()
+
+
+def test_containerlab_destroy_of_a_rendered_instance_leaves_nothing(clab: Clab):
+    """`manrs-lab up --runtime containerlab` renders its own file; `containerlab destroy -t FILE
+    --cleanup` of that file removes the containers and the lab directory, and the next command
+    drops the record and the node config copies."""
+    name = unique_instance("rendered")
+    running = operations.up(
+        "customer-filtering", SilentProgress(), instance=name, runtime="containerlab"
+    ).running
+    assert isinstance(running.runtime, ContainerlabRuntime)
+    rendered = running.runtime.clab_file(running.instance)
+    assert (rendered.parent / "edge" / "frr.conf").is_file()
+    proc = clab("destroy", "-t", str(rendered), "--cleanup")
+    assert proc.returncode == 0, proc.stderr
+    assert containers_named(f"clab-{name}-") == []
+    with pytest.raises(NotRunningError, match="was destroyed"):
+        operations.status(name)
+    assert not (state_root() / name).exists()
+    assert not (state_root() / f"{name}.lock").exists()

@@ -15,6 +15,7 @@ instance finds the containers gone and drops the record.
 
 from __future__ import annotations
 
+import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from manrs_lab.locking import InstanceBusy, instance_lock, names_claim, remove_h
 from manrs_lab.paths import register_state_root, state_root
 from manrs_lab.progress import Progress
 from manrs_lab.runtime.clab_inspect import ClabContainer
-from manrs_lab.runtime.containerlab import ContainerlabRuntime, inspect_lab
+from manrs_lab.runtime.containerlab import CONTAINERLAB, ContainerlabRuntime, inspect_lab
 from manrs_lab.spec.loader import Lab, load_lab
 from manrs_lab.spec.yaml_files import load_yaml_file
 
@@ -128,5 +129,8 @@ def attach(name: str, progress: Progress, *, instance: str | None = None) -> Ins
 
 
 def destroyed_by_containerlab(inst: Instance, runtime: ContainerlabRuntime) -> bool:
-    """An attached instance whose lab containerlab no longer has (`containerlab destroy`)."""
-    return bool(inst.clab_topology) and not runtime.inspect(inst)
+    """containerlab is here and has no container of the instance's lab any more (`containerlab
+    destroy`); where containerlab is absent, nothing can be told: False."""
+    if shutil.which(CONTAINERLAB) is None:
+        return False
+    return not runtime.lab_containers(inst)

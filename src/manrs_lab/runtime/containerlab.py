@@ -272,6 +272,10 @@ class ContainerlabRuntime:
         self._inspected[instance.name] = (now, found)
         return found
 
+    def lab_containers(self, instance: Instance) -> dict[str, ClabContainer]:
+        """The lab's containers by node, as containerlab reports them (cached for a second)."""
+        return self._inspect_by_node(instance)
+
     def node_running(self, instance: Instance, node: str) -> bool:
         """As containerlab reports it; from Docker directly where containerlab is absent.
 
