@@ -154,14 +154,18 @@ def test_customer_filtering_deployed_by_containerlab_is_graded(
     print(f"\ndeploy {t_deploy:.1f}s, attach {t_attach:.1f}s, check solved {t_check:.1f}s")
 
 
-@pytest.mark.parametrize("lab", ["rpki-rov-bird", "manrs-capstone"])
+@pytest.mark.parametrize("lab", ["rpki-rov-bird", "manrs-capstone-bird"])
 def test_bird_learner_and_dual_stack_capstone(clab: Clab, lab: str):
     """The BIRD learner lab (its RPKI cache's VRPs from the lab's file) and the dual-stack
-    capstone (IPv6 on links with no management network, hosts' traffic checks): unsolved fails,
-    solved passes; `manrs-lab down` destroys the lab through containerlab."""
+    capstone (IPv6 on links with no management network, hosts' traffic checks, its solution a
+    bird.conf plus nftables run inside the BIRD container, spoofed packets included): unsolved
+    fails, solved passes; `manrs-lab down` destroys the lab through containerlab."""
     name, _, _ = deploy_and_attach(clab, lab)
-    unsolved = operations.check(name, SilentProgress(), seed=5)
-    assert unsolved.points < unsolved.max_points
+    # Unsolved, the first task fails (only it: every unsolved check is slow to fail in
+    # containers, and tests/labs grades each unsolved lab in full with the netns runtime).
+    first = operations.attach(name).lab.spec.tasks[0].id
+    unsolved = operations.check(name, SilentProgress(), seed=5, tasks=[first])
+    assert unsolved.points == 0 < unsolved.max_points
     assert "sessions-up" not in failed(unsolved)
     operations.solve(name, SilentProgress())
     solved = operations.check(name, SilentProgress(), seed=5)
