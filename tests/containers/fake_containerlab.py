@@ -301,7 +301,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="containerlab (test stand-in)")
     parser.add_argument("command", choices=["deploy", "destroy", "inspect"])
     parser.add_argument("-t", "--topo", type=Path)
-    parser.add_argument("--name")
+    parser.add_argument("-n", "--name")
     parser.add_argument("-c", "--cleanup", action="store_true")
     parser.add_argument("--keep-mgmt-net", action="store_true")
     parser.add_argument("-f", "--format", default="table", choices=["table", "json"])
