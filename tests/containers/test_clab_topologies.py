@@ -95,7 +95,10 @@ def deploy_and_attach(clab: Clab, lab: str) -> tuple[str, float, float]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Failed to execute command" not in proc.stderr
     t1 = time.monotonic()
-    inst = attach(name, SilentProgress())
+    assert main(["attach", name]) == 0  # as a user would
+    inst = operations.attach(name).instance
+    assert inst.ready
+    assert inst.clab_name == name
     assert inst.clab_topology == str(topo.resolve())
     assert inst.lab == lab
     return name, t1 - t0, time.monotonic() - t1
