@@ -15,6 +15,18 @@ set_sysctl net/ipv6/conf/all/forwarding 1
 mkdir -p /run/bird
 chown bird:bird /run/bird 2>/dev/null || true
 rm -f /run/bird/bird.ctl
+# A topology file's starting config (topologies/<lab>.clab.yml binds the lab's own file here,
+# read-only): copied to where BIRD reads it and the grader and `solve` rewrite it, with the
+# grader's probe file included (see manrs_lab.runtime.clab_render).
+start=/etc/manrs-lab/bird.conf
+if [ -f "$start" ]; then
+    cp "$start" /etc/bird/bird.conf || exit 1
+    grep -q '^include "manrs-probes.conf";' /etc/bird/bird.conf \
+        || printf '\n# added by manrs-lab: grader probes\ninclude "manrs-probes.conf";\n' \
+            >>/etc/bird/bird.conf
+    : >/etc/bird/manrs-probes.conf
+    say "starting config: $start"
+fi
 # BIRD exits without a word on a bad config when it logs to syslog: check it first, loudly.
 if [ "$1" = bird ]; then
     conf=/etc/bird/bird.conf

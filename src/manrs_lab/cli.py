@@ -77,6 +77,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from manrs_lab.runtime.clab_attach import attach  # noqa: PLC0415
+
+    inst = attach(args.name, ConsoleProgress(), instance=args.instance)
+    out.print(
+        f"[green]{inst.name}[/green]: containerlab lab {inst.clab_name} ({inst.lab}, from "
+        f"{inst.clab_topology}) is attached. Next: `manrs-lab check {inst.name}`; "
+        f"`manrs-lab down {inst.name}` destroys it."
+    )
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     progress = ConsoleProgress()
     if args.all:
@@ -300,6 +312,20 @@ def add_irr_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     s.set_defaults(fn=cmd_irr)
 
 
+def add_up_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`up` (the project deploys) and `attach` (containerlab deployed)."""
+    s = sub.add_parser("up", help="deploy a lab and wait until BGP converged")
+    s.add_argument("lab")
+    s.add_argument("--instance", help="instance name (default: the lab id)")
+    s.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=runtime_names())
+    s.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("attach", help="grade a lab containerlab deployed (containerlab's name)")
+    s.add_argument("name", help="the lab's name in containerlab (the topology's `name:`)")
+    s.add_argument("--instance", help="instance name (default: the containerlab name)")
+    s.set_defaults(fn=cmd_attach)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="manrs-lab", description=__doc__)
     p.add_argument("--version", action="version", version=__version__)
@@ -307,11 +333,7 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="labs in labs/").set_defaults(fn=cmd_list)
 
-    s = sub.add_parser("up", help="deploy a lab and wait until BGP converged")
-    s.add_argument("lab")
-    s.add_argument("--instance", help="instance name (default: the lab id)")
-    s.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=runtime_names())
-    s.set_defaults(fn=cmd_up)
+    add_up_commands(sub)
 
     s = sub.add_parser("down", help="stop a lab instance and remove everything it made")
     s.add_argument("instance", nargs="?")

@@ -38,6 +38,10 @@ class Instance:
     # root names (a folder copied or moved elsewhere is not proof of anything).
     root: str = ""
     pid: int = 0  # the process that wrote the record first (`up`)
+    # A lab containerlab deployed itself (`manrs-lab attach`): its containerlab name (containers
+    # `clab-<clab_name>-<node>`) and the topology file it was deployed from.
+    clab_name: str = ""
+    clab_topology: str = ""
 
     @property
     def folder(self) -> Path:

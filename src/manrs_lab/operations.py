@@ -42,6 +42,7 @@ from manrs_lab.locking import (
 from manrs_lab.paths import known_state_roots, register_state_root, state_root
 from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.running import RunningLab
+from manrs_lab.runtime.base import Runtime
 from manrs_lab.runtime.netns import check_node_config, existing_namespaces
 from manrs_lab.runtime.registry import DEFAULT_RUNTIME, make_runtime
 from manrs_lab.spec.loader import Lab, load_lab
@@ -189,7 +190,26 @@ def attach(name: str | None = None) -> RunningLab:
     else:
         inst = load_instance(validate_instance_name(name))
     lab = load_lab(inst.lab_folder)
-    return RunningLab(inst, lab, make_runtime(inst.runtime, lab))
+    runtime = make_runtime(inst.runtime, lab)
+    if inst.runtime == "containerlab" and inst.ready:
+        _forget_if_destroyed(inst, runtime)
+    return RunningLab(inst, lab, runtime)
+
+
+def _forget_if_destroyed(inst: Instance, runtime: Runtime) -> None:
+    """A containerlab lab that `containerlab destroy` removed behind the project's back:
+    drop its record (and the rendered file's folder) instead of reporting a broken lab."""
+    from manrs_lab.runtime.clab_attach import destroyed_by_containerlab  # noqa: PLC0415
+    from manrs_lab.runtime.containerlab import ContainerlabRuntime  # noqa: PLC0415
+
+    if isinstance(runtime, ContainerlabRuntime) and destroyed_by_containerlab(inst, runtime):
+        inst.remove_folder()
+        lock = lock_path(inst.name)
+        if not is_locked(lock):  # (a holder, `exclusive`, removes the one it holds)
+            lock.unlink(missing_ok=True)
+        raise NotRunningError(
+            f"containerlab lab {runtime.clab_name(inst)!r} (instance {inst.name!r}) was destroyed"
+        )
 
 
 def _resolve_name(name: str | None) -> str:
@@ -398,4 +418,7 @@ def reset(name: str | None, progress: Progress) -> UpResult:
     with exclusive(name, "`reset`", progress, recover=False) as running:
         inst = running.instance
         running.runtime.destroy(inst, progress)
+        if inst.clab_topology:  # attached: containerlab deploys its topology file again
+            inst.ready = False
+            return _deploy(running.lab, inst, inst.runtime, progress)
         return up(inst.lab_folder, progress, instance=inst.name, runtime=inst.runtime)

@@ -166,17 +166,6 @@ def test_customer_filtering_graded_in_containers(clab_up: Up):
     )
 
 
-def test_bird_capstone_is_solved_in_containers(clab_up: Up):
-    """The dual-stack BIRD capstone: its solution is a bird.conf plus nftables (anti-spoofing)
-    run inside the BIRD container, and every check, spoofed packets included, passes there."""
-    running: RunningLab = clab_up("manrs-capstone-bird").running
-    name = running.instance.name
-    operations.solve(name, SilentProgress())
-    report = operations.check(name, SilentProgress(), seed=3)
-    assert failed(report) == set(), [(c.id, c.message) for c in report.checks if not c.passed]
-    assert report.points == report.max_points == 10
-
-
 def test_every_driver_works_through_exec(clab_up: Up):
     """FRR, BIRD, the RTR cache and hosts in containers: the driver sandbox lab."""
     running: RunningLab = clab_up(SANDBOX).running

@@ -24,7 +24,7 @@ from manrs_lab.runtime import clab_render
 from manrs_lab.runtime.clab_inspect import parse_inspect
 from manrs_lab.runtime.containerlab import ContainerlabRuntime
 from manrs_lab.runtime.docker_exec import DockerExec
-from manrs_lab.runtime.registry import make_runtime, runtime_names
+from manrs_lab.runtime.registry import RUNTIME_ENV, choose_runtime, make_runtime, runtime_names
 from manrs_lab.spec.loader import Lab, lab_ids, load_lab
 from manrs_lab.spec.topology import Role, load_topology
 
@@ -253,3 +253,22 @@ def test_unreachable_docker_engine_is_a_clear_error(
 
 def test_container_names_follow_containerlab():
     assert clab_render.container_name("cf", "edge") == "clab-cf-edge"
+
+
+def test_notebooks_choose_the_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """`Lab(..., runtime=)` wins; else $MANRS_LAB_RUNTIME, where containerlab falls back to netns
+    when its binary is absent; else netns. Unknown names are refused, naming the known ones."""
+    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+    assert choose_runtime() == "netns"
+    assert choose_runtime("containerlab") == "containerlab"
+    with pytest.raises(LabError, match="known runtimes: containerlab, netns"):
+        choose_runtime("docker")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no containerlab here
+    monkeypatch.setenv(RUNTIME_ENV, "containerlab")
+    assert choose_runtime() == "netns"
+    (tmp_path / "containerlab").write_text("#!/bin/sh\n")
+    (tmp_path / "containerlab").chmod(0o755)
+    assert choose_runtime() == "containerlab"
+    monkeypatch.setenv(RUNTIME_ENV, "kvm")
+    with pytest.raises(LabError, match="MANRS_LAB_RUNTIME='kvm' is not a runtime"):
+        choose_runtime()

@@ -73,7 +73,8 @@ class LabPanel:
         self.title = widgets.HTML(
             f"<div style='font-size:15px'><b>{escape(spec.title)}</b> "
             f"<span style='color:#6b7280'>lab <code>{escape(lab.id)}</code>, instance "
-            f"<code>{escape(lab.instance)}</code></span></div>"
+            f"<code>{escape(lab.instance)}</code>, runtime "
+            f"<code>{escape(lab.runtime_in_use)}</code></span></div>"
         )
         self.phase = widgets.HTML()
         self.status = widgets.HTML()

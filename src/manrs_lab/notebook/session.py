@@ -40,6 +40,7 @@ from manrs_lab.notebook.views import (
 )
 from manrs_lab.progress import SilentProgress
 from manrs_lab.running import RunningLab
+from manrs_lab.runtime.registry import choose_runtime
 from manrs_lab.spec.loader import Lab as LoadedLab
 from manrs_lab.spec.loader import load_lab
 from manrs_lab.spec.topology import Role
@@ -262,9 +263,12 @@ class Lab:
         instance: str | None = None,
         start: bool | None = None,
         notebook_dir: Path | str | None = None,
+        runtime: str | None = None,
     ) -> None:
         self.lab = load_lab(lab_id)
         self.id = self.lab.id
+        # netns or containerlab (default: $MANRS_LAB_RUNTIME, see registry.choose_runtime)
+        self.runtime = choose_runtime(runtime)
         prefix = os.environ.get(replay_mod.INSTANCE_PREFIX_ENV, "")
         self.instance = validate_instance_name(instance or f"{prefix}{self.id}")
         self.notebook_dir = Path(notebook_dir or Path.cwd()).resolve()
@@ -296,6 +300,11 @@ class Lab:
 
     def __repr__(self) -> str:
         return f"Lab({self.id!r}, instance={self.instance!r}, {self.board.phase})"
+
+    @property
+    def runtime_in_use(self) -> str:
+        """The runtime of the running instance (found running: its own), else the chosen one."""
+        return self._running.instance.runtime if self._running is not None else self.runtime
 
     # -- lifecycle ------------------------------------------------------------------------
     def _attach(self) -> RunningLab | None:
@@ -425,7 +434,13 @@ class Lab:
                 path.write_text(text)
                 configs[node] = path
         try:
-            result = operations.up(self.id, self.board, instance=self.instance, configs=configs)
+            result = operations.up(
+                self.id,
+                self.board,
+                instance=self.instance,
+                configs=configs,
+                runtime=self.runtime,
+            )
         except LabError as exc:
             found = self._attach()
             if found is None:

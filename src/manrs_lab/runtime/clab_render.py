@@ -3,8 +3,9 @@
 The topology file is copied as containerlab reads it (every key kept), with:
 - `name:` the instance, so containers are `clab-<instance>-<node>`;
 - `binds:` each node's starting config, copied into the state folder next to the file and
-  mounted where the node image expects it (relative paths: containerlab resolves them from the
-  file's folder, so the folder can be deployed as it is with `containerlab deploy -t`);
+  mounted where the daemon reads it (relative paths: containerlab resolves them from the
+  file's folder, so the folder can be deployed as it is with `containerlab deploy -t`), in
+  place of the topology's own read-only bind of the lab's file;
 - `sysctls:` the ones the netns runtime sets (forwarding on routers, no rp_filter, no DAD),
   IPv6 enabled (Docker disables it without a network), under the node's own;
 - `network-mode: none` unless the node sets one: no management network, so the lab's
@@ -24,7 +25,7 @@ from manrs_lab.errors import SpecError
 from manrs_lab.instance import Instance
 from manrs_lab.runtime.netns import COMMON_SYSCTLS, ROUTER_SYSCTLS
 from manrs_lab.spec.loader import Lab
-from manrs_lab.spec.topology import Role
+from manrs_lab.spec.topology import STARTUP_TARGETS, Role
 from manrs_lab.spec.yaml_files import parse_yaml
 
 # (file in the node's state folder, path inside the node's container)
@@ -110,7 +111,9 @@ def render(lab: Lab, instance: Instance) -> Path:
         override = instance.config_overrides.get(name)
         config = Path(override) if override else lab.config_path(name)
         ours = prepare_node(node.role, name, instance.node_dir(name), config)
-        targets = {_bind_target(b) for b in ours}
+        # The topology's own bind of the lab's starting config gives way to the instance's
+        # copy (writable, and a replayed submission's config where one is given).
+        targets = {_bind_target(b) for b in ours} | {STARTUP_TARGETS.get(node.role, "")}
         theirs = [
             _absolute_bind(b, topo_path.parent)
             for b in spec.get("binds") or []

@@ -3,13 +3,18 @@
 `deploy` writes `<state>/<instance>/<instance>.clab.yml` (see clab_render) and runs
 `containerlab deploy -t FILE`; `destroy` runs `containerlab destroy -t FILE --cleanup` and then
 removes by name any `clab-<instance>-<node>` container still there; `node_running` reads
-`containerlab inspect -t FILE --format json`. Commands inside nodes go through the Docker SDK
+`containerlab inspect --name NAME --format json`. An attached instance (`manrs-lab attach`: a
+lab containerlab deployed from `topologies/<lab>.clab.yml`) has no rendered file: its record
+names the containerlab lab and topology file, and deploy/destroy use those (a reset deploys
+the topology file again). Commands inside nodes go through the Docker SDK
 into `clab-<instance>-<node>`; nodes have no local folder (`local_dir` is None), so the drivers
 talk to FRR with `vtysh -c`, to BIRD with `birdc`, and write files with `cat > FILE`.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -57,6 +62,29 @@ def require_containerlab() -> str:
     return found
 
 
+def inspect_lab(name: str) -> list[ClabContainer]:
+    """`containerlab inspect --name NAME --format json`: the lab's containers (none: [])."""
+    binary = require_containerlab()
+    result = run([binary, "inspect", "--name", name, "--format", "json"], timeout=60)
+    if not result.ok:
+        output = (result.stderr + result.stdout).strip()
+        if "no containers found" in output.lower():
+            return []
+        raise LabError(f"`containerlab inspect --name {name}` failed: {output[-1000:]}")
+    return parse_inspect(result.stdout)
+
+
+# containerlab runs a node's `exec:` lines after the deploy and, when one fails, logs this
+# (clab/exec ExecCollection.Log) and still exits 0: the lab would be missing addresses.
+EXEC_FAILED = re.compile(r'Failed to execute command "?(.*?)"? on the node "?([^".\s]+)"?')
+
+
+def exec_failures(output: str) -> str:
+    """The `exec:` lines containerlab's deploy output says failed ('' when none)."""
+    found = [f"{node}: {line!r}" for line, node in EXEC_FAILED.findall(output)]
+    return "; ".join(found)
+
+
 class ContainerlabRuntime:
     name = "containerlab"
 
@@ -67,10 +95,17 @@ class ContainerlabRuntime:
 
     # -- names ----------------------------------------------------------------------------
     def clab_file(self, instance: Instance) -> Path:
+        if instance.clab_topology:
+            return Path(instance.clab_topology)
         return clab_render.clab_file(instance)
 
+    @staticmethod
+    def clab_name(instance: Instance) -> str:
+        """The lab's name as containerlab knows it."""
+        return instance.clab_name or instance.name
+
     def container(self, instance: Instance, node: str) -> str:
-        return clab_render.container_name(instance.name, node)
+        return clab_render.container_name(self.clab_name(instance), node)
 
     def render(self, instance: Instance) -> Path:
         """Write the containerlab file and the configs it mounts (no containers yet)."""
@@ -94,14 +129,21 @@ class ContainerlabRuntime:
             )
         instance.save()
         try:
-            progress.step("rendering the containerlab file and node configs")
-            path = self.render(instance)
-            progress.step(f"containerlab deploy -t {path}")
-            result = run([binary, "deploy", "-t", str(path)], timeout=DEPLOY_TIMEOUT)
+            if instance.clab_topology:
+                path = self.clab_file(instance)  # the topology file as it stands
+            else:
+                progress.step("rendering the containerlab file and node configs")
+                path = self.render(instance)
+            argv = [binary, "deploy", "-t", str(path), "--name", self.clab_name(instance)]
+            progress.step(shlex.join(argv[1:]))
+            result = run(argv, timeout=DEPLOY_TIMEOUT)
             if not result.ok:
                 self._stopped_node(instance)  # a node that died says why (config, image)
                 output = (result.stderr + result.stdout).strip()
                 raise DeployError(f"`containerlab deploy -t {path}` failed: {output[-2000:]}")
+            failed_exec = exec_failures(result.stderr + result.stdout)
+            if failed_exec:
+                raise DeployError(f"{path}: an `exec:` line failed: {failed_exec}")
             self.wait_ready(instance, progress)
         except BaseException as exc:
             progress.step("deploy failed: removing what was created")
@@ -154,7 +196,10 @@ class ContainerlabRuntime:
                 raise DeployError(f"daemons did not become ready: {', '.join(pending)}\n{logs}")
             time.sleep(0.1)
         for name, node in self.lab.topology.nodes.items():
+            # The copy this instance mounts, or (attached) the lab's file the topology binds.
             conf = instance.node_dir(name) / "frr.conf"
+            if not conf.exists() and instance.clab_topology:
+                conf = self.lab.config_path(name) or conf
             if node.role is not Role.FRR or not conf.exists():
                 continue
             check = self.exec(instance, name, ["vtysh", "-C", "-f", "/etc/frr/frr.conf"])
@@ -188,8 +233,9 @@ class ContainerlabRuntime:
         problems: list[str] = []
         binary = shutil.which(CONTAINERLAB)
         if binary is not None and path.exists():
-            progress.step(f"containerlab destroy -t {path} --cleanup")
-            result = run([binary, "destroy", "-t", str(path), "--cleanup"], timeout=DESTROY_TIMEOUT)
+            argv = [binary, "destroy", "-t", str(path), "--name", self.clab_name(instance)]
+            progress.step(shlex.join([*argv[1:], "--cleanup"]))
+            result = run([*argv, "--cleanup"], timeout=DESTROY_TIMEOUT)
             if not result.ok:
                 problems.append(f"containerlab destroy: {(result.stderr + result.stdout).strip()}")
         # Whatever containerlab left (or could not be asked about): by name.
@@ -213,25 +259,22 @@ class ContainerlabRuntime:
 
     # -- status ---------------------------------------------------------------------------
     def inspect(self, instance: Instance) -> list[ClabContainer]:
-        """`containerlab inspect -t FILE --format json`, typed."""
-        binary = require_containerlab()
-        path = self.clab_file(instance)
-        result = run([binary, "inspect", "-t", str(path), "--format", "json"], timeout=60)
-        if not result.ok:
-            output = (result.stderr + result.stdout).strip()
-            if "no containers found" in output.lower():
-                return []
-            raise LabError(f"`containerlab inspect -t {path}` failed: {output[-1000:]}")
-        return parse_inspect(result.stdout)
+        """`containerlab inspect --name NAME --format json`, typed."""
+        return inspect_lab(self.clab_name(instance))
 
     def _inspect_by_node(self, instance: Instance) -> dict[str, ClabContainer]:
         now = time.monotonic()
         cached = self._inspected.get(instance.name)
         if cached is not None and now - cached[0] < INSPECT_TTL:
             return cached[1]
-        found = {c.node: c for c in self.inspect(instance) if c.lab_name in ("", instance.name)}
+        name = self.clab_name(instance)
+        found = {c.node: c for c in self.inspect(instance) if c.lab_name in ("", name)}
         self._inspected[instance.name] = (now, found)
         return found
+
+    def lab_containers(self, instance: Instance) -> dict[str, ClabContainer]:
+        """The lab's containers by node, as containerlab reports them (cached for a second)."""
+        return self._inspect_by_node(instance)
 
     def node_running(self, instance: Instance, node: str) -> bool:
         """As containerlab reports it; from Docker directly where containerlab is absent.

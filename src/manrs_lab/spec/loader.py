@@ -16,7 +16,7 @@ from manrs_lab.errors import LabError, SpecError
 from manrs_lab.grader.registry import get_check, validate_check_params
 from manrs_lab.paths import labs_dir
 from manrs_lab.spec.lab import LabSpecFile
-from manrs_lab.spec.topology import Role, Topology, load_topology
+from manrs_lab.spec.topology import Node, Role, Topology, load_topology
 from manrs_lab.spec.validation import format_validation_error
 from manrs_lab.spec.yaml_files import load_yaml_file, utf8_problem
 
@@ -246,6 +246,10 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
         problem = lab_file_problem(folder, files.config, f"nodes.{name}.config")
         if problem is not None:
             problems.append(problem)
+        elif name in nodes:
+            problems.extend(
+                _startup_bind_problem(name, nodes[name], folder / files.config, topology)
+            )
     learner = nodes.get(spec.learner)
     if learner is None or not learner.role.is_router:
         problems.append(f"learner: {spec.learner!r} is not a router of the topology")
@@ -278,6 +282,18 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
         elif not nodes[route.node].role.is_router:
             problems.append(f"converged.routes[{j}].node: {route.node!r} is not a router")
     return problems
+
+
+def _startup_bind_problem(name: str, node: Node, config: Path, topology: Topology) -> list[str]:
+    """The topology file binds a node's starting config (for `containerlab deploy -t`): it must
+    be the very file lab.yaml names, so there is one source of truth."""
+    bound = node.startup_bind(topology.path.parent)
+    if bound is None or bound == config.resolve():
+        return []
+    return [
+        f"nodes.{name}.config: {config} differs from the file topology {topology.path.name} binds "
+        f"for {name} ({bound}): bind the same file"
+    ]
 
 
 def _checks_problems(spec: LabSpecFile, topology: Topology, task_ids: list[str]) -> list[str]:

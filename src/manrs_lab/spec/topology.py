@@ -3,6 +3,14 @@
 Only the part of containerlab's format the project uses is modelled; other containerlab keys
 are allowed (the file is containerlab's, validated against its schema in the tests) and ignored.
 The project's own facts about a node ride in containerlab `labels`: `manrs.role` and `manrs.asn`.
+`topology.defaults` is merged into every node as containerlab does for the keys the project
+reads: `sysctls` (node values win) and `binds` (a node's bind replaces a default with the same
+path inside the container).
+
+A node's starting config is a bind of the lab's own file, read-only, at its role's
+STARTUP_TARGETS path (FRR reads /etc/frr/frr.conf itself; the BIRD and stayrtr images copy
+/etc/manrs-lab/<file> to where the daemon reads and the grader rewrites it): so
+`containerlab deploy -t topologies/<lab>.clab.yml` brings up the lab as it stands.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ class ClabLink(BaseModel):
 class ClabTopologyBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    defaults: ClabNode | None = None
     nodes: dict[str, ClabNode]
     links: list[ClabLink] = Field(default_factory=list)
 
@@ -76,6 +85,14 @@ class ClabFile(BaseModel):
 
     name: str
     topology: ClabTopologyBody
+
+
+# Where a node's starting config is bound (read-only) in its container, by role.
+STARTUP_TARGETS: dict[Role, str] = {
+    Role.FRR: "/etc/frr/frr.conf",
+    Role.BIRD: "/etc/manrs-lab/bird.conf",
+    Role.RTR: "/etc/manrs-lab/vrps.json",
+}
 
 
 class Node(BaseModel):
@@ -89,6 +106,31 @@ class Node(BaseModel):
     image: str | None
     exec: tuple[str, ...]
     sysctls: tuple[tuple[str, str], ...]
+    binds: tuple[str, ...] = ()
+
+    def startup_bind(self, topology_dir: Path) -> Path | None:
+        """The host file bound at the role's STARTUP_TARGETS path, resolved as containerlab
+        does (relative to the topology file's folder), or None."""
+        target = STARTUP_TARGETS.get(self.role)
+        for bind in self.binds:
+            source, inside = bind_parts(bind)
+            if target is not None and inside == target and source:
+                return (topology_dir / Path(source).expanduser()).resolve()
+        return None
+
+
+def bind_parts(bind: str) -> tuple[str, str]:
+    """(host path, container path) of a bind `SRC:DST[:MODE]`; ("", DST) for a volume."""
+    parts = bind.split(":")
+    if len(parts) == 1:
+        return "", parts[0]
+    return parts[0], parts[1]
+
+
+def merged_binds(defaults: list[str], own: list[str]) -> list[str]:
+    """containerlab's merge: a node's bind replaces a default bind with the same destination."""
+    targets = {bind_parts(b)[1] for b in own}
+    return [b for b in defaults if bind_parts(b)[1] not in targets] + list(own)
 
 
 class Endpoint(BaseModel):
@@ -184,6 +226,9 @@ def load_topology(path: Path) -> Topology:
 
     problems: list[str] = []
     nodes: dict[str, Node] = {}
+    defaults = clab.topology.defaults or ClabNode()
+    if defaults.sysctls or defaults.exec:
+        problems.extend(_node_problems("topology.defaults", defaults))
     for name, cnode in clab.topology.nodes.items():
         where = f"topology.nodes.{name}"
         if not NODE_RE.match(name):
@@ -213,7 +258,8 @@ def load_topology(path: Path) -> Topology:
             asn=asn,
             image=cnode.image,
             exec=tuple(cnode.exec),
-            sysctls=tuple((k, str(v)) for k, v in cnode.sysctls.items()),
+            sysctls=tuple((k, str(v)) for k, v in {**defaults.sysctls, **cnode.sysctls}.items()),
+            binds=tuple(merged_binds(defaults.binds, cnode.binds)),
         )
 
     links: list[Link] = []
