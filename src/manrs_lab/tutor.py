@@ -13,7 +13,6 @@ the step is the first task whose check has not passed yet on this instance.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -133,10 +132,9 @@ def steps_passed(folder: Path | None) -> list[str]:
     return TutorState.load(folder).passed_steps if folder is not None else []
 
 
-@functools.lru_cache(maxsize=32)
 def lab_or_none(lab_id: str) -> Lab | None:
-    """The lab, for drawing hint numbers and the next lab (cached: loading a lab takes ~0.1 s,
-    and a report draws each task's hint)."""
+    """The lab, for drawing hint numbers and the next lab (`load_lab` keeps a loaded lab while
+    its files are unchanged: a report draws each task's hint)."""
     try:
         return load_lab(lab_id)
     except LabError:  # only for drawing hint numbers
