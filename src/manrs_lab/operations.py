@@ -340,11 +340,19 @@ def grade_exclusive(
 SHELL_SOLUTION_SUFFIX = ".sh"
 
 
+NODE_DIR_ENV = "MANRS_LAB_NODE_DIR"
+
+
 def run_shell_solution(running: RunningLab, node: str, script: str) -> None:
     """A solution file ending in `.sh` is a shell script run inside the node (sysctl, nft:
     what lives outside the routing daemon, e.g. anti-spoofing filters); it stops at the first
-    failing command."""
-    result = running.handle(node).exec(["sh", "-e", "-c", script])
+    failing command. $MANRS_LAB_NODE_DIR names the node's state folder where its daemons keep
+    their files outside their default places (FRR's vty sockets in `run/`, BIRD's `bird.conf`
+    and `bird.ctl`); empty in a container, where the defaults apply."""
+    handle = running.handle(node)
+    local = handle.local_dir
+    folder = str(local) if local is not None else ""
+    result = handle.exec(["env", f"{NODE_DIR_ENV}={folder}", "sh", "-e", "-c", script])
     if not result.ok:
         raise LabError(
             f"{node}: the solution script failed ({result.returncode}): "

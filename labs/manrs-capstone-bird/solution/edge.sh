@@ -3,15 +3,10 @@
 # (MANRS Action 2), which BIRD does not do: the Linux kernel's nftables does.
 
 # -- Part 1: routing policy ----------------------------------------------------------------
-# manrs-lab starts BIRD with its config and control socket in the lab's state folder: ask the
-# running bird where (-c FILE, -s SOCKET). Inside a container the defaults apply.
-args=$(for p in /proc/[0-9]*; do
-         [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ] || continue
-         [ "$(basename "$(readlink "$p/exe" 2>/dev/null)")" = bird ] || continue
-         tr '\0' ' ' < "$p/cmdline"
-       done | head -n 1)
-conf=$(echo "$args" | sed -n 's/.* -c \([^ ]*\).*/\1/p')
-ctl=$(echo "$args" | sed -n 's/.* -s \([^ ]*\).*/\1/p')
+# manrs-lab starts BIRD with its config and control socket in the node's state folder
+# ($MANRS_LAB_NODE_DIR); inside a container the variable is empty and the defaults apply.
+conf=${MANRS_LAB_NODE_DIR:+$MANRS_LAB_NODE_DIR/bird.conf}
+ctl=${MANRS_LAB_NODE_DIR:+$MANRS_LAB_NODE_DIR/bird.ctl}
 
 cat > "${conf:-/etc/bird/bird.conf}" <<'EOF'
 router id 198.18.0.1;

@@ -3,12 +3,9 @@
 # Action 2), which FRR does not do: the Linux kernel's nftables does.
 
 # -- Part 1: routing policy ----------------------------------------------------------------
-# manrs-lab starts FRR with its sockets in the lab's state folder: ask zebra where (inside a
-# container the default place works and this finds nothing).
-vty=$(for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ] || continue
-        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | sed -n '/^--vty_socket$/{n;p;q;}'
-      done | head -n 1)
+# manrs-lab starts FRR with its sockets in the node's state folder ($MANRS_LAB_NODE_DIR/run);
+# inside a container the variable is empty and FRR's default place applies.
+vty=${MANRS_LAB_NODE_DIR:+$MANRS_LAB_NODE_DIR/run}
 
 vtysh ${vty:+--vty_socket "$vty"} -f /dev/stdin <<'EOF'
 ! Customers: exactly the prefixes each one holds (Task 1).
