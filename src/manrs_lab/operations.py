@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from manrs_lab.classroom.record import record as record_verdicts
 from manrs_lab.drivers.daemons import require_binaries
 from manrs_lab.errors import (
     ConfigSyntaxError,
@@ -312,7 +313,16 @@ def grade_exclusive(
         withdraw_leftovers(running, progress)
     else:
         journal.end_grading()
+    _record_verdicts(report, progress)
     return report
+
+
+def _record_verdicts(report: GradeReport, progress: Progress) -> None:
+    """Keep the verdicts for the instructor's class view; never fails the check itself."""
+    try:
+        record_verdicts(report)
+    except OSError as exc:
+        progress.step(f"(verdicts not recorded for the class view: {exc})")
 
 
 SHELL_SOLUTION_SUFFIX = ".sh"
