@@ -100,6 +100,9 @@ c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.command = [CHP]
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PROXY_API_PORT}"
 c.ConfigurableHTTPProxy.debug = False
+# A spawn request returns at once (the page then shows progress): a class logging in together
+# does not hold the hub's request handlers for the 10 s default.
+c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
 
 # --- who logs in: NativeAuthenticator (sign up, an instructor approves) ------------------------
 c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"

@@ -202,9 +202,15 @@ class Person:
             self._token = str(r.json()["token"])
         return self._token
 
-    def start_server(self, timeout: float = 180) -> None:
+    def request_server(self) -> None:
         r = self.hub_api("POST", f"/users/{self.name}/server")
         assert r.status_code in (201, 202), f"{r.status_code} {r.text}\n{self.hub.tail()}"
+
+    def start_server(self, timeout: float = 180) -> None:
+        self.request_server()
+        self.wait_server(timeout)
+
+    def wait_server(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while True:
             model = self.hub_api("GET", f"/users/{self.name}").json()

@@ -45,18 +45,23 @@ function taskCell(t) {
   if (t.failed_checks && t.failed_checks.length) tip += "\n" + t.failed_checks.join("\n");
   return `<span class="task ${cls}${t.stuck ? " stuck" : ""}" title="${esc(tip)}" data-task="${esc(t.id)}" data-verdict="${esc(t.verdict || "none")}">${esc(t.id)}</span>`;
 }
-async function grade(user, instance, btn) {
-  btn.disabled = true; btn.textContent = "checking…";
+// "grade now" results, kept across the table's re-renders: "user/instance" -> label
+const graded = {};
+let last = null;
+async function grade(user, instance) {
+  const key = `${user}/${instance}`;
+  graded[key] = "checking…"; if (last) render(last);
   try {
     const r = await fetch(api("api/grade"), { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-XSRFToken": XSRF },
       body: JSON.stringify({ user, instance }) });
     const body = await r.json();
-    btn.textContent = r.ok ? `${body.points}/${body.max_points}` : "failed: " + (body.message || r.status);
-  } catch (e) { btn.textContent = "failed"; }
-  setTimeout(refresh, 200);
+    graded[key] = r.ok ? `graded ${body.points}/${body.max_points}` : "failed: " + (body.message || r.status);
+  } catch (e) { graded[key] = "failed: " + e; }
+  refresh();
 }
 function render(d) {
+  last = d;
   document.getElementById("stuckmin").textContent = d.stuck_minutes;
   const n = d.learners.length, up = d.learners.filter(l => l.server === "ready").length;
   const stuck = d.learners.filter(l => l.stuck).length;
@@ -78,17 +83,26 @@ function render(d) {
         <td>${lab.checks ? `${lab.points}/${lab.max_points}` : "–"}</td>
         <td>${ago(lab.checked_at)}</td>
         <td>${lab.state === "running" && l.server === "ready"
-              ? `<button data-user="${esc(l.user)}" data-instance="${esc(lab.instance)}">grade now</button>` : ""}</td></tr>`;
+              ? gradeButton(l.user, lab.instance) : ""}</td></tr>`;
       rows.push(tr);
     });
   }
   document.getElementById("rows").innerHTML = rows.join("");
   for (const b of document.querySelectorAll("button[data-instance]"))
-    b.onclick = () => grade(b.dataset.user, b.dataset.instance, b);
+    b.onclick = () => grade(b.dataset.user, b.dataset.instance);
+}
+function gradeButton(user, instance) {
+  const state = graded[`${user}/${instance}`];
+  const busy = state === "checking…" ? " disabled" : "";
+  return `<button data-user="${esc(user)}" data-instance="${esc(instance)}"${busy}>grade now</button>`
+       + (state ? ` <small class="graded">${esc(state)}</small>` : "");
 }
 async function refresh() {
   try {
-    const r = await fetch(api("api/class"), { credentials: "same-origin" });
+    // JupyterHub wants the xsrf token on every cookie-authenticated request that is not a
+    // page navigation, GETs included.
+    const r = await fetch(api("api/class"), { credentials: "same-origin",
+                                             headers: { "X-XSRFToken": XSRF } });
     if (r.ok) render(await r.json());
     else document.getElementById("meta").textContent = "cannot read the class: " + r.status;
   } catch (e) { document.getElementById("meta").textContent = "cannot read the class: " + e; }
