@@ -54,6 +54,7 @@ class Run:
     wrong: list[str] = field(default_factory=list)
     class_view_s: float = 0.0
     host_mem_used_gib: float = 0.0
+    prefix: str = ""  # the hub's containers, volumes and network: <prefix>-...
 
 
 def p95(xs: list[float]) -> float:
@@ -146,8 +147,8 @@ def class_view_catches_up(teacher: Person, hub: Hub, n: int) -> float:
 
 
 def one_class(n: int, lab: str, workdir: Path) -> Run:
-    run = Run(n, lab)
-    hub = Hub(prefix=f"mlbench{secrets.token_hex(2)}", state=workdir / f"hub-{n}")
+    hub = Hub(prefix=f"mlbench{secrets.token_hex(3)}", state=workdir / f"hub-{n}")
+    run = Run(n, lab, prefix=hub.prefix)
     try:
         say(f"N={n}: starting the hub")
         hub.start()

@@ -13,6 +13,7 @@ Everything is set from the environment (defaults in brackets):
   MANRS_HUB_IMAGE         the learners' image [manrs-lab/lab:$LAB_IMAGE_TAG or :latest]
   MANRS_HUB_MEM / _CPUS / _PIDS   limits per learner container [2G / 1.0 / 2048]
   MANRS_HUB_CULL_TIMEOUT  stop a server idle for this many seconds [3600]
+  MANRS_HUB_START_TIMEOUT give up on a learner's server that is not up after this [300]
   MANRS_HUB_NETWORK       the learners' Docker network (created; containers cannot reach each
                           other on it) [manrs-hub]
   MANRS_HUB_PREFIX        learner containers and volumes: <prefix>-<user> [manrs-learner]
@@ -148,8 +149,9 @@ c.DockerSpawner.environment = {
 }
 c.Spawner.mem_limit = env("MANRS_HUB_MEM", "2G")
 c.Spawner.cpu_limit = float(env("MANRS_HUB_CPUS", "1.0"))
-c.Spawner.start_timeout = 180
-c.Spawner.http_timeout = 120
+# A class logging in together starts many servers at once on few cores: be patient.
+c.Spawner.start_timeout = int(env("MANRS_HUB_START_TIMEOUT", "300"))
+c.Spawner.http_timeout = int(env("MANRS_HUB_START_TIMEOUT", "300"))
 
 # --- services: the idle culler and the instructors' class view ----------------------------------
 proxy_host = "127.0.0.1" if PUBLIC_IP in ("0.0.0.0", "", "::") else PUBLIC_IP

@@ -58,6 +58,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     if not CHP.exists():
         pytest.fail(f"configurable-http-proxy is missing ({CHP}): ./install.sh --no-run --workshop")
     h = Hub(prefix=f"mlhub{secrets.token_hex(3)}", state=tmp_path_factory.mktemp("hub") / "state")
+    h.extra_env["MANRS_CLASS_STUCK_MINUTES"] = "0.05"  # "stuck" after 3 s of failing
     try:
         h.start()
         yield h
@@ -366,6 +367,13 @@ def check_live_page(view: Any, carol: Terminal, *, tasks: list[str], total: int)
     assert code == 0, out
     carol_row.locator(".task.pass").nth(len(tasks) - 1).wait_for()  # no reload: live
     assert carol_row.locator(".task.fail").count() == 0
+    # alice has failed every task for longer than the (test's) stuck time; bob and carol passed
+    view.locator("tr[data-user='alice'] .badge.stuck").wait_for()
+    assert view.locator("tr[data-user='alice'] .task.stuck").count() == len(tasks)
+    assert (
+        view.locator("tr[data-user='bob'] .badge.stuck, tr[data-user='carol'] .badge.stuck").count()
+        == 0
+    )
     view.screenshot(path=str(ARTIFACTS / "class-view.png"), full_page=True)
 
 
