@@ -9,11 +9,15 @@ For each N, a fresh hub (its own ports, network, containers and volumes, all rem
 N learners sign up, an instructor approves them, then at the same moment they all log in and
 start their servers and, as soon as their own server is up, start the lab in a terminal
 (`manrs-lab up`): the time from login to a server, and to a converged lab, per learner. Memory
-per learner container (`docker stats`: idle server, then with the lab up). Every learner then
-applies the reference solution and the whole class presses Check at the same moment: median and
-p95 of the time to verdict, and every verdict must be full marks (a wrong verdict under load is
-a failure, not a data point). Last, how long the instructor's class view takes to read the
-class. Needs root, Docker and the lab image (LAB_IMAGE_TAG as for build-images.sh).
+per learner container (`docker stats`: idle server, then with the lab up). Then the whole class
+presses Check at the same moment: median and p95 of the time to verdict, and every verdict must
+be the right one (a wrong verdict under load is a failure, not a data point): full marks after
+`manrs-lab solve` with --solve (the default for --quick), 0 points on the untouched lab without.
+The capstone labs' reference solutions (a script that finds FRR's/BIRD's sockets through
+/proc/PID/ns/net) cannot run inside the lab container, which lacks CAP_SYS_PTRACE, so the
+capstone is measured unsolved. Last, how long the instructor's class view takes to show the
+whole class's checks. Needs root, Docker and the lab image (LAB_IMAGE_TAG as for
+build-images.sh). Stop it with Ctrl-C or SIGTERM: the hubs it started are cleaned up.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import re
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +50,7 @@ UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "kB": 1000, "MB": 
 class Run:
     learners: int
     lab: str
+    solved: bool = False
     login_to_server_s: list[float] = field(default_factory=list)
     login_to_lab_s: list[float] = field(default_factory=list)
     mem_idle_mib: list[float] = field(default_factory=list)
@@ -128,8 +134,8 @@ def arrive(p: Person, lab: str) -> tuple[float, float, Terminal]:
     return t_server, time.monotonic() - t0, term
 
 
-def class_view_catches_up(teacher: Person, hub: Hub, n: int) -> float:
-    """Seconds until the class view shows every learner's full marks (read through the hub)."""
+def class_view_catches_up(teacher: Person, hub: Hub, n: int, solve: bool) -> float:
+    """Seconds until the class view shows every learner's check (read through the hub)."""
     teacher.s.get(f"{hub.url}/services/class-view/", timeout=60)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 300:
@@ -138,7 +144,7 @@ def class_view_catches_up(teacher: Person, hub: Hub, n: int) -> float:
             1
             for row in snap["learners"]
             for lab_row in row["labs"]
-            if lab_row["checks"] and lab_row["points"] == lab_row["max_points"]
+            if lab_row["checks"] and lab_row["points"] == (lab_row["max_points"] if solve else 0)
         )
         if full == n:
             return time.monotonic() - t0
@@ -146,9 +152,9 @@ def class_view_catches_up(teacher: Person, hub: Hub, n: int) -> float:
     raise AssertionError("the class view did not show the class's checks in 300 s")
 
 
-def one_class(n: int, lab: str, workdir: Path) -> Run:
+def one_class(n: int, lab: str, workdir: Path, solve: bool) -> Run:
     hub = Hub(prefix=f"mlbench{secrets.token_hex(3)}", state=workdir / f"hub-{n}")
-    run = Run(n, lab, prefix=hub.prefix)
+    run = Run(n, lab, solved=solve, prefix=hub.prefix)
     try:
         say(f"N={n}: starting the hub")
         hub.start()
@@ -165,8 +171,9 @@ def one_class(n: int, lab: str, workdir: Path) -> Run:
             f"{med(run.login_to_lab_s):.1f}s (p95 {p95(run.login_to_lab_s):.1f}s); "
             f"{med(run.mem_lab_mib):.0f} MiB per learner with the lab up"
         )
-        in_parallel(people, lambda p: terms[p.name].run(f"manrs-lab solve {p.name}", 900))
-        say(f"N={n}: solved; the whole class presses Check")
+        if solve:
+            in_parallel(people, lambda p: terms[p.name].run(f"manrs-lab solve {p.name}", 900))
+        say(f"N={n}: {'solved' if solve else 'untouched labs'}; the whole class presses Check")
 
         def check(p: Person) -> tuple[str, float, str]:
             t0 = time.monotonic()
@@ -176,15 +183,18 @@ def one_class(n: int, lab: str, workdir: Path) -> Run:
         for name, seconds, out in in_parallel(people, check):
             run.check_s.append(seconds)
             m = SCORE_RE.search(out)
-            if m and m.group(1) == m.group(2) and int(m.group(2)) > 0:
+            right = (
+                m and int(m.group(2)) > 0 and int(m.group(1)) == (int(m.group(2)) if solve else 0)
+            )
+            if right:
                 run.correct += 1
             else:
                 run.wrong.append(f"{name}: {out[-300:]}")
         say(
             f"N={n}: checks median {med(run.check_s):.1f}s, p95 {p95(run.check_s):.1f}s, "
-            f"{run.correct}/{n} full marks"
+            f"{run.correct}/{n} right verdicts"
         )
-        run.class_view_s = class_view_catches_up(teacher, hub, n)
+        run.class_view_s = class_view_catches_up(teacher, hub, n, solve)
         # idle: the labs stopped, the servers (JupyterLab, no kernel) still up
         in_parallel(people, lambda p: terms[p.name].run(f"manrs-lab down {p.name}", 600))
         time.sleep(5)
@@ -202,9 +212,9 @@ def one_class(n: int, lab: str, workdir: Path) -> Run:
 def table(runs: list[Run]) -> str:
     lines = [
         "| learners | login → server (median / p95) | login → lab converged (median / p95) "
-        "| memory per learner: idle / lab up | Check at once (median / p95) | full marks "
-        "| class view reads the class |",
-        "|---|---|---|---|---|---|---|",
+        "| memory per learner: idle / lab up | Check at once (median / p95) | right verdicts "
+        "| class view shows the checks | host memory in use |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
@@ -212,9 +222,41 @@ def table(runs: list[Run]) -> str:
             f"| {med(r.login_to_lab_s):.1f} / {p95(r.login_to_lab_s):.1f} s "
             f"| {med(r.mem_idle_mib):.0f} / {med(r.mem_lab_mib):.0f} MiB "
             f"| {med(r.check_s):.1f} / {p95(r.check_s):.1f} s | {r.correct}/{r.learners} "
-            f"| {r.class_view_s:.1f} s |"
+            f"| {r.class_view_s:.1f} s | {r.host_mem_used_gib:.1f} GiB |"
         )
     return "\n".join(lines)
+
+
+def docs_body(runs: list[Run], lab: str, solve: bool, day: str) -> str:
+    text = (
+        f"\n`bench/class_capacity.py` ({day}; lab `{lab}`; 2 cores, 24 GiB, shared with other "
+        "jobs while measured): real JupyterHub, configurable-http-proxy and DockerSpawner, one "
+        "container of the lab image per learner (1 GiB, 1 CPU limits); everyone logs in and "
+        "starts the lab at the same moment, then everyone presses Check at the same moment "
+        + (
+            "after applying the reference solution (right verdict: full marks)"
+            if solve
+            else "on the untouched lab (right verdict: 0 points; the capstone's reference "
+            "solution cannot run inside the lab container, see the script's docstring)"
+        )
+        + ". Memory per learner is `docker stats` of the learner's container (page cache "
+        "left out); host memory in use is the whole machine's (MemTotal - MemAvailable) with "
+        "every lab up.\n\n" + table(runs) + "\n"
+    )
+    if len(runs) > 1:
+        a, b = runs[0], runs[-1]
+        per_learner = (b.host_mem_used_gib - a.host_mem_used_gib) / (b.learners - a.learners)
+        spawn = (med(b.login_to_server_s) - med(a.login_to_server_s)) / (b.learners - a.learners)
+        check = (med(b.check_s) - med(a.check_s)) / (b.learners - a.learners)
+        text += (
+            f"\nFrom {a.learners} to {b.learners} learners: each one more costs about "
+            f"{per_learner:.2f} GiB of host memory with the lab up, {spawn:.1f} s more for "
+            f"everyone's server to start when all log in at once (JupyterLab's start-up is the "
+            f"CPU cost; the lab itself converges in seconds once the server is up) and "
+            f"{check:.1f} s more on everyone's check when all press Check at once. Memory is not "
+            "the limit on this machine, the two cores are.\n"
+        )
+    return text
 
 
 def main() -> int:
@@ -222,29 +264,40 @@ def main() -> int:
     ap.add_argument("--learners", default="1,10,20", help="class sizes (default 1,10,20)")
     ap.add_argument("--lab", default="manrs-capstone")
     ap.add_argument("--quick", action="store_true", help="N=2, customer-filtering (CI smoke)")
+    ap.add_argument(
+        "--solve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply the reference solution before the class checks "
+        "(default: only with --quick; see above for the capstone)",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    ap.add_argument("--docs-from", type=Path, help="rewrite the docs section from a --json file")
     args = ap.parse_args()
+    if args.docs_from:
+        doc = json.loads(args.docs_from.read_text())
+        runs = [Run(**r) for r in doc["runs"]]
+        day = time.strftime("%Y-%m-%d", time.gmtime(args.docs_from.stat().st_mtime))
+        body = docs_body(runs, doc["lab"], runs[0].solved, day)
+        replace_section("## A workshop on one server (issue 15)", body)
+        print(table(runs))
+        return 0
     sizes = [2] if args.quick else [int(x) for x in args.learners.split(",") if x.strip()]
     lab = "customer-filtering" if args.quick else args.lab
+    solve = args.quick if args.solve is None else args.solve
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up as on Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="manrs-class-bench-") as tmp:
         for n in sizes:
-            runs.append(one_class(n, lab, Path(tmp)))
+            runs.append(one_class(n, lab, Path(tmp), solve))
     print(table(runs))
     doc: dict[str, Any] = {"lab": lab, "runs": [asdict(r) for r in runs]}
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1))
     if args.write_docs:
-        body = (
-            f"\n`bench/class_capacity.py` ({time.strftime('%Y-%m-%d')}; lab `{lab}`; "
-            "2 cores, 24 GiB, shared with other jobs while measured): real JupyterHub, "
-            "configurable-http-proxy and DockerSpawner, one container of the lab image per "
-            "learner (1 GiB, 1 CPU limits); everyone logs in and starts the lab at the same "
-            "moment, then presses Check at the same moment after applying the solution.\n\n"
-            + table(runs)
-            + "\n"
-        )
+        body = docs_body(runs, lab, solve, time.strftime("%Y-%m-%d"))
         replace_section("## A workshop on one server (issue 15)", body)
     wrong = [w for r in runs for w in r.wrong]
     if wrong:

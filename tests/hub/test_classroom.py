@@ -234,3 +234,12 @@ def test_server_extension_reads_and_grades_the_live_lab(jupyter_server, boot_lab
     for bad in ("no-such-lab", "..%2F..%2Fetc", "UPPER"):
         r = requests.post(f"{base}/manrs-lab/api/labs/{bad}/check", headers=auth, timeout=10)
         assert r.status_code == 404, (bad, r.status_code)
+
+
+def test_nothing_is_recorded_outside_a_workshop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """One learner's machine, the CLI, the tests' state roots: no verdict files anywhere."""
+    monkeypatch.delenv(rec.VERDICTS_ENV, raising=False)
+    monkeypatch.setenv("MANRS_LAB_STATE_DIR", str(tmp_path / "state"))
+    assert rec.record(report("cf", {"filter-cust1": False}), now=1) is None
+    assert rec.read_all() == {}
+    assert not (tmp_path / "state").exists()

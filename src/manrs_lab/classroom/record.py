@@ -3,9 +3,9 @@
 Every check (CLI, notebook button, grade cell, the class view's "grade now") ends in
 `operations.grade_exclusive`, which hands the report to `record`. One small JSON file per
 instance holds, per task, the last verdict and when, how many checks in a row failed it and since
-when (what "stuck" is computed from). The folder is `$MANRS_LAB_VERDICTS`, else `.classroom/`
-in the state root; the workshop deployment points it into the learner's volume so the history
-outlives a culled server.
+when (what "stuck" is computed from). Only where `$MANRS_LAB_VERDICTS` names a folder: the
+workshop deployment sets it in every learner's server, pointing into the learner's volume so the
+history outlives a culled server; elsewhere (one learner, the CLI, tests) nothing is written.
 
 What a learner's own container writes is the learner's: the class view shows progress, it is
 not the grade of record (that is nbgrader's autograde, which grades saved configs elsewhere).
@@ -24,15 +24,14 @@ from typing import Any
 
 from manrs_lab.grader.report import GradeReport
 from manrs_lab.instance import INSTANCE_RE
-from manrs_lab.paths import state_root
 
 VERDICTS_ENV = "MANRS_LAB_VERDICTS"
 MAX_RECORD_BYTES = 256 * 1024  # a record larger than this is not ours: ignored
 
 
-def verdicts_dir() -> Path:
+def verdicts_dir() -> Path | None:
     env = os.environ.get(VERDICTS_ENV)
-    return Path(env).resolve() if env else state_root() / ".classroom"
+    return Path(env).resolve() if env else None
 
 
 @contextlib.contextmanager
@@ -56,10 +55,13 @@ def _read(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def record(report: GradeReport, *, now: float | None = None) -> Path:
-    """Merge one check's task verdicts into the instance's record (tasks not graded keep theirs)."""
+def record(report: GradeReport, *, now: float | None = None) -> Path | None:
+    """Merge one check's task verdicts into the instance's record (tasks not graded keep
+    theirs); nothing without `$MANRS_LAB_VERDICTS`."""
     at = time.time() if now is None else now
     folder = verdicts_dir()
+    if folder is None:
+        return None
     path = folder / f"{report.instance}.json"
     with _locked(folder):
         doc = _read(path) or {}
@@ -105,7 +107,7 @@ def read_all() -> dict[str, dict[str, Any]]:
     """instance -> its record (unreadable or foreign files are skipped)."""
     folder = verdicts_dir()
     found: dict[str, dict[str, Any]] = {}
-    if not folder.is_dir():
+    if folder is None or not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.json")):
         if not INSTANCE_RE.fullmatch(path.stem):
