@@ -2,11 +2,22 @@
 # Install everything manrs-lab needs on Debian 12, as root, then run the main job.
 #   sudo ./install.sh            install (again: harmless), then serve the lab notebooks
 #   sudo ./install.sh --no-run   install only (used by ./test.sh)
+#   sudo ./install.sh --workshop [--no-run]
+#                                a workshop: also configurable-http-proxy (npm), Docker and the lab
+#                                image, then JupyterHub with one lab container per learner
+#                                (deploy/jupyterhub/start.sh; docs/workshop.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 RUN_MAIN=1
-[[ "${1:-}" == "--no-run" ]] && RUN_MAIN=0
+WORKSHOP=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-run) RUN_MAIN=0 ;;
+    --workshop) WORKSHOP=1 ;;
+    *) echo "install.sh: unknown option $arg (--no-run, --workshop)" >&2; exit 2 ;;
+  esac
+done
 
 if [[ $EUID -ne 0 ]]; then
   echo "install.sh: run as root (sudo ./install.sh): labs create network namespaces" >&2
@@ -22,6 +33,10 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# A workshop's proxy (configurable-http-proxy) runs on Node.js: Debian's, unless one is there.
+if ((WORKSHOP)) && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   echo "==> apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -42,13 +57,34 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 EXTRAS=dev
 grep -q '^notebook = \[' pyproject.toml && EXTRAS="dev,notebook"
+grep -q '^workshop = \[' pyproject.toml && EXTRAS="$EXTRAS,workshop"
 echo "==> pip install -e .[$EXTRAS]"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[$EXTRAS]"
 
 .venv/bin/manrs-lab lint
 echo "==> installed: .venv/bin/manrs-lab ($(.venv/bin/manrs-lab --version))"
+if ((WORKSHOP)); then
+  CHP=.venv/hub-node/node_modules/.bin/configurable-http-proxy
+  if [[ ! -x $CHP ]]; then
+    echo "==> npm install configurable-http-proxy (into .venv/hub-node)"
+    npm install --no-audit --no-fund --loglevel=error --prefix .venv/hub-node \
+      "configurable-http-proxy@^4.6"
+  fi
+  echo "==> installed: configurable-http-proxy $("$CHP" --version)"
+fi
 ((RUN_MAIN)) || exit 0
+
+if ((WORKSHOP)); then
+  # The main job of a workshop: the hub. Docker, then the lab image (once), then JupyterHub.
+  docker/start-dockerd.sh
+  image="manrs-lab/lab:${LAB_IMAGE_TAG:-latest}"
+  if ! docker image inspect "$image" >/dev/null 2>&1; then
+    echo "==> building $image (once; a few minutes)"
+    docker/build-images.sh --only lab
+  fi
+  exec deploy/jupyterhub/start.sh
+fi
 
 # The main job: JupyterLab serving the lab notebooks; each notebook starts its lab.
 cat <<MSG

@@ -4,7 +4,7 @@
 #   sudo ./test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")"
-./install.sh --no-run
+./install.sh --no-run --workshop   # --workshop: the proxy the hub tests start
 echo "==> ruff, mypy"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
