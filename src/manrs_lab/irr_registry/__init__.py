@@ -37,7 +37,7 @@ from pathlib import Path
 
 from manrs_lab.errors import LabError
 from manrs_lab.instance import validate_instance_name
-from manrs_lab.paths import state_root
+from manrs_lab.paths import config_check_cache, state_root
 from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.runtime.netns import existing_namespaces, namespace_pids, stop_processes
 
@@ -175,7 +175,11 @@ def irrd_config(folder: Path) -> dict[str, object]:
             "user": PG_USER,
             "group": PG_USER,
             "server": {
-                "whois": {"interface": "127.0.0.1", "port": WHOIS_PORT, "max_connections": 4},
+                # One whois worker: each worker holds its own copy of the preload store and
+                # refreshes it a moment after a change, so with several a filter built just
+                # after an update could come from a worker not yet refreshed. One learner's
+                # queries are short and few; one worker also saves about 100 MB.
+                "whois": {"interface": "127.0.0.1", "port": WHOIS_PORT, "max_connections": 1},
                 "http": {
                     "interface": "127.0.0.1",
                     "port": HTTP_PORT,
@@ -255,14 +259,39 @@ def _wait(
     raise RegistryError(f"{what} did not get ready within {START_TIMEOUT:g} s (log: {log})")
 
 
+def template_dir() -> Path:
+    """Where the database template is: shared by every state root on the machine (it holds no
+    learner's data), named after what made it, so a new IRRd or PostgreSQL makes a new one."""
+    irrd = sorted(irrd_bin_dir().parent.glob("lib/python*/site-packages/irrd-*.dist-info"))
+    irrd_version = irrd[-1].name.removesuffix(".dist-info") if irrd else "irrd"
+    pg_major = pg_bin_dir().parent.name
+    cache = config_check_cache().parent / "irr-registry"
+    return cache / f"template-{TEMPLATE_VERSION}-pg{pg_major}-{irrd_version}"
+
+
 def _template(progress: Progress) -> Path:
-    """An initialised PostgreSQL folder with IRRd's schema, made once and copied per registry."""
-    root = registries_dir() / f".template-{TEMPLATE_VERSION}"
-    done = root / "done"
-    if done.exists():
-        return root / "pgdata"
-    progress.step("making the registry's database template (once)")
-    shutil.rmtree(root, ignore_errors=True)
+    """An initialised PostgreSQL folder with IRRd's schema, made once and copied per registry.
+    Made in a folder of its own and renamed into place: two sessions making it at once both
+    succeed, and one of the two copies is kept."""
+    final = template_dir()
+    if (final / "done").exists():
+        return final / "pgdata"
+    progress.step("making the registry's database template (once per machine)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    root = final.parent / f".building-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        _make_template(root)
+        try:
+            root.rename(final)
+        except OSError:  # another session's template got there first
+            shutil.rmtree(root, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return final / "pgdata"
+
+
+def _make_template(root: Path) -> None:
     (root / "run").mkdir(parents=True)
     shutil.chown(root, PG_USER, PG_USER)
     shutil.chown(root / "run", PG_USER, PG_USER)
@@ -326,8 +355,7 @@ def _template(progress: Progress) -> Path:
             os.killpg(proc.pid, signal.SIGINT)  # PostgreSQL's fast shutdown
         proc.wait(timeout=30)
     (root / "irrd.yaml").unlink(missing_ok=True)
-    done.write_text("ok\n")
-    return root / "pgdata"
+    (root / "done").write_text("ok\n")
 
 
 def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Registry:
@@ -580,7 +608,6 @@ def submit(
     body: dict[str, object] = {"objects": objects, "passwords": passwords or []}
     if delete_reason is not None:
         body["delete_reason"] = delete_reason
-    preloads = _preload_count(name)
     url = f"http://127.0.0.1:{HTTP_PORT}/v1/submit/"
     method = "DELETE" if delete_reason is not None else "POST"
     out = _run(
@@ -603,18 +630,31 @@ def submit(
         messages = [*result.get("error_messages", []), *result.get("info_messages", [])]
         lines.append(f"{what}: {verdict}" + "".join(f"\n    {m}" for m in messages))
     if ok:
-        # whois answers from PostgreSQL at once; bgpq4's queries (!i, !a, !g) from IRRd's
-        # preload store, refreshed just after a change: wait for it, so a filter built now
-        # has the change.
-        deadline = time.monotonic() + 10
-        while _preload_count(name) <= preloads and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_preloaded(name, response)
     return SubmitResult(ok, "\n".join(lines), response)
 
 
-def _preload_count(name: str) -> int:
-    try:
-        text = (registry_dir(name) / "irrd.log").read_text(errors="replace")
-    except FileNotFoundError:
-        return 0
-    return text.count("Completed preload store update")
+ROUTE_PK_RE = re.compile(r"^(?P<prefix>[0-9a-fA-F.:]+/\d+)(?P<origin>AS\d+)$")
+
+
+def _wait_preloaded(name: str, response: dict[str, object]) -> None:
+    """whois answers from PostgreSQL at once; bgpq4's prefix queries (!a, !g, !6) from IRRd's
+    preload store, refreshed just after a change. Wait until it has the accepted route
+    changes, so that a filter built right after `submit` has them."""
+    objects = response.get("objects")
+    pending: list[tuple[str, str, bool]] = []
+    for result in objects if isinstance(objects, list) else []:
+        pk = ROUTE_PK_RE.match(str(result.get("rpsl_pk", "")))
+        if result.get("object_class") in ("route", "route6") and pk:
+            ask = ("!6" if result["object_class"] == "route6" else "!g") + pk["origin"]
+            present = str(result.get("type", "")).lower() != "delete"
+            pending.append((ask, pk["prefix"], present))
+    deadline = time.monotonic() + 10
+    while pending and time.monotonic() < deadline:
+        pending = [
+            (q, prefix, present)
+            for q, prefix, present in pending
+            if (prefix in query(name, q).split()) != present
+        ]
+        if pending:
+            time.sleep(0.1)
