@@ -152,6 +152,9 @@ source:         LABIRR
     result = irr_registry.submit(reg.name, role, ["cust2-lab-pw"])  # MD5-PW
     assert result.ok, result.report
     assert "noc-24x7@cust2.lab.invalid" in irr_registry.query(reg.name, "CUST2-NOC")
+    route6 = "route6: 2001:db8:502:100::/56\norigin: AS64502\nmnt-by: MAINT-CUST2\nsource: LABIRR\n"
+    assert irr_registry.submit(reg.name, route6, ["cust2-lab-pw"]).ok
+    assert "2001:db8:502:100::/56" in prefixes(irr.from_registry(reg.name, "AS-CUST2", version=6))
     # IRRd mailed its notifications to the registry's own mail sink, not anywhere else.
     assert list((reg.folder / "mail").glob("*.eml"))
 

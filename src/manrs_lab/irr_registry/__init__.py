@@ -654,7 +654,7 @@ def _wait_preloaded(name: str, response: dict[str, object]) -> None:
         pending = [
             (q, prefix, present)
             for q, prefix, present in pending
-            if (prefix in query(name, q).split()) != present
+            if (prefix.lower() in query(name, q).lower().split()) != present
         ]
         if pending:
             time.sleep(0.1)
