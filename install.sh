@@ -52,7 +52,8 @@ echo "==> pip install -e .[$EXTRAS]"
 # unprivileged user, who must be able to read its interpreter (not one under /root).
 IRRD_VERSION=4.5.4
 IRRD_PYTHON=${IRRD_PYTHON:-/usr/bin/python3}
-if [[ ! -x .venv-irrd/bin/irrd ]] || ! .venv-irrd/bin/python -m pip show irrd 2>/dev/null | grep -qx "Version: $IRRD_VERSION"; then
+if [[ ! -x .venv-irrd/bin/irrd ]] \
+  || ! compgen -G ".venv-irrd/lib/python3*/site-packages/irrd-$IRRD_VERSION.dist-info" >/dev/null; then
   echo "==> installing IRRd $IRRD_VERSION into .venv-irrd (the lab registry)"
   [[ -x .venv-irrd/bin/python ]] || "$IRRD_PYTHON" -m venv .venv-irrd
   .venv-irrd/bin/python -m pip install -q "irrd==$IRRD_VERSION"

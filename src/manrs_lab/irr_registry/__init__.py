@@ -93,6 +93,20 @@ def missing_programs() -> str | None:
         return str(exc)
     if not (irrd_bin_dir() / "irrd").exists():
         return f"IRRd is not installed in {irrd_bin_dir().parent} (run ./install.sh)"
+    # IRRd and the mail sink run as PG_USER: their interpreter and code must be readable by it
+    # (not so if the repository or the venv's Python lies under /root).
+    for needed in (
+        irrd_bin_dir() / "irrd",
+        irrd_bin_dir() / "python",
+        Path(__file__).with_name("mailsink.py"),
+    ):
+        probe = subprocess.run(
+            ["runuser", "-u", PG_USER, "--", "test", "-r", str(needed.resolve())],
+            capture_output=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            return f"user {PG_USER} cannot read {needed.resolve()} (move the repository)"
     return None
 
 
