@@ -185,3 +185,11 @@ def test_irr_on_a_file_starts_and_stops_a_registry(capsys: pytest.CaptureFixture
     assert "ip prefix-list AS_CONTENT permit 198.18.5.0/24" in out
     assert set(irr_registry.running()) == before
     assert not [ns for ns in existing_namespaces() if ns.startswith("mlirr-irr-file-")]
+
+
+def test_a_second_start_of_a_running_registry_is_refused_and_harms_nothing(registries):
+    reg, _ = registries
+    with pytest.raises(irr_registry.RegistryError, match="already running"):
+        irr_registry.start(reg.name)
+    assert "aut-num:        AS64500" in irr_registry.query(reg.name, "AS64500")
+    assert reg.netns in existing_namespaces()

@@ -379,19 +379,27 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
     if why:
         raise RegistryError(f"the lab registry cannot start: {why}")
     folder = registry_dir(name)
-    if folder.exists() or netns(name) in existing_namespaces():
-        raise RegistryError(
-            f"registry {name} is already running (stop it: manrs-lab registry down {name})"
-        )
     if not data.is_file():
         raise RegistryError(f"RPSL file {data}: not found")
     registries_dir().mkdir(parents=True, exist_ok=True)
     template = _template(progress)
+    running = f"registry {name} is already running (stop it: manrs-lab registry down {name})"
+    # Claims, in this order, each refused if taken: the folder (atomic mkdir; its record is
+    # what lets `stop` touch the namespace), then the namespace (names are machine-wide, state
+    # roots are not). A refused claim undoes only its own, never the other owner's things.
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        raise RegistryError(running) from None
     pids: dict[str, int] = {}
+    _save(Registry(name, folder, pids))
+    add = subprocess.run(["ip", "netns", "add", netns(name)], capture_output=True, check=False)
+    if add.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RegistryError(f"{running}, or namespace {netns(name)} is another state root's")
     try:
         progress.step(f"registry {name}: namespace, PostgreSQL, Redis")
-        (folder / "run").mkdir(parents=True)
-        _run(["ip", "netns", "add", netns(name)], "ip netns add")
+        (folder / "run").mkdir()
         _run(["ip", "-n", netns(name), "link", "set", "lo", "up"], "ip link set lo up")
         _run(["cp", "-a", str(template), str(folder / "pgdata")], "copying the database template")
         config = _write_config(folder)
@@ -401,89 +409,96 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
         _save(Registry(name, folder, pids))
         pids["postgres"] = _start_postgres(name, folder)
         _save(Registry(name, folder, pids))
-        redis_log = (folder / "redis.log").open("ab")
-        redis = subprocess.Popen(
-            _in_ns(
-                name,
-                _as_postgres(
-                    [
-                        "redis-server",
-                        "--port",
-                        "0",
-                        "--unixsocket",
-                        str(folder / "run" / "redis.sock"),
-                        "--unixsocketperm",
-                        "700",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(folder),
-                    ]
-                ),
-            ),
-            stdout=redis_log,
-            stderr=redis_log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        redis_log.close()
-        pids["redis"] = redis.pid
-        _save(Registry(name, folder, pids))
-        _wait((folder / "run" / "redis.sock").exists, redis, "Redis", folder / "redis.log")
-        mail_log = (folder / "mailsink.log").open("ab")
-        mail = subprocess.Popen(
-            _in_ns(
-                name,
-                _as_postgres(
-                    [
-                        str(irrd_bin_dir() / "python"),
-                        str(Path(__file__).with_name("mailsink.py")),
-                        str(SMTP_PORT),
-                        str(folder / "mail"),
-                    ]
-                ),
-            ),
-            stdout=mail_log,
-            stderr=mail_log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        mail_log.close()
-        pids["mail"] = mail.pid
-        _save(Registry(name, folder, pids))
-        progress.step(f"registry {name}: loading {data.name}")
-        _run(
-            [
-                str(irrd_bin_dir() / "irrd_load_database"),
-                "--config",
-                str(config),
-                "--source",
-                SOURCE,
-                str(data),
-            ],
-            f"loading {data}",
-            env=_irrd_env(),
-        )
-        progress.step(f"registry {name}: starting IRRd")
-        irrd_log = (folder / "irrd.out").open("ab")
-        irrd = subprocess.Popen(
-            _in_ns(name, [str(irrd_bin_dir() / "irrd"), "--config", str(config), "--foreground"]),
-            stdout=irrd_log,
-            stderr=irrd_log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=_irrd_env(),
-        )
-        irrd_log.close()
-        pids["irrd"] = irrd.pid
-        _save(Registry(name, folder, pids))
-        registry = Registry(name, folder, pids)
-        _wait(lambda: _answers(registry), irrd, "IRRd", folder / "irrd.log")
+        registry = _start_services(Registry(name, folder, pids), config, data, progress)
     except BaseException:
         stop(name)
         raise
+    return registry
+
+
+def _start_services(registry: Registry, config: Path, data: Path, progress: Progress) -> Registry:
+    """Redis, the mail sink, the objects loaded, IRRd: each recorded as soon as it runs."""
+    name, folder, pids = registry.name, registry.folder, registry.pids
+    redis_log = (folder / "redis.log").open("ab")
+    redis = subprocess.Popen(
+        _in_ns(
+            name,
+            _as_postgres(
+                [
+                    "redis-server",
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(folder / "run" / "redis.sock"),
+                    "--unixsocketperm",
+                    "700",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(folder),
+                ]
+            ),
+        ),
+        stdout=redis_log,
+        stderr=redis_log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    redis_log.close()
+    pids["redis"] = redis.pid
+    _save(Registry(name, folder, pids))
+    _wait((folder / "run" / "redis.sock").exists, redis, "Redis", folder / "redis.log")
+    mail_log = (folder / "mailsink.log").open("ab")
+    mail = subprocess.Popen(
+        _in_ns(
+            name,
+            _as_postgres(
+                [
+                    str(irrd_bin_dir() / "python"),
+                    str(Path(__file__).with_name("mailsink.py")),
+                    str(SMTP_PORT),
+                    str(folder / "mail"),
+                ]
+            ),
+        ),
+        stdout=mail_log,
+        stderr=mail_log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    mail_log.close()
+    pids["mail"] = mail.pid
+    _save(Registry(name, folder, pids))
+    progress.step(f"registry {name}: loading {data.name}")
+    _run(
+        [
+            str(irrd_bin_dir() / "irrd_load_database"),
+            "--config",
+            str(config),
+            "--source",
+            SOURCE,
+            str(data),
+        ],
+        f"loading {data}",
+        env=_irrd_env(),
+    )
+    progress.step(f"registry {name}: starting IRRd")
+    irrd_log = (folder / "irrd.out").open("ab")
+    irrd = subprocess.Popen(
+        _in_ns(name, [str(irrd_bin_dir() / "irrd"), "--config", str(config), "--foreground"]),
+        stdout=irrd_log,
+        stderr=irrd_log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=_irrd_env(),
+    )
+    irrd_log.close()
+    pids["irrd"] = irrd.pid
+    _save(Registry(name, folder, pids))
+    registry = Registry(name, folder, pids)
+    _wait(lambda: _answers(registry), irrd, "IRRd", folder / "irrd.log")
     return registry
 
 
@@ -526,9 +541,13 @@ def stop(name: str) -> None:
     """Stop everything of registry `name`: its processes, namespace and files. Idempotent."""
     folder = registry_dir(name)
     pids: list[int] = []
-    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+    try:
         record = json.loads((folder / RECORD).read_text())
         pids = [int(p) for p in record["pids"].values()]
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+        # No record, no proof that the namespace is ours (it may be another state root's).
+        shutil.rmtree(folder, ignore_errors=True)
+        return
     ns = netns(name)
     if ns in existing_namespaces():
         pids += namespace_pids(ns)
