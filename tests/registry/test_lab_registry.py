@@ -193,3 +193,18 @@ def test_a_second_start_of_a_running_registry_is_refused_and_harms_nothing(regis
         irr_registry.start(reg.name)
     assert "aut-num:        AS64500" in irr_registry.query(reg.name, "AS64500")
     assert reg.netns in existing_namespaces()
+
+
+def test_irr_on_a_bad_file_names_it_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    bad = tmp_path / "bad.rpsl"
+    bad.write_text("route: 198.18.0.0/24\norigin: AS64500\n")  # no source: IRRd refuses it
+    bad.chmod(0o600)  # the loader reads a copy: the learner's file needs no other reader
+    before = set(irr_registry.running())
+    assert main(["irr", str(bad), "--as-set", "AS-X"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.rpsl" in err
+    assert "source" in err
+    assert set(irr_registry.running()) == before
+    assert not [ns for ns in existing_namespaces() if ns.startswith("mlirr-irr-file-")]

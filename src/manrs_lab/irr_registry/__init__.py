@@ -472,15 +472,25 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
     pids["mail"] = mail.pid
     _save(Registry(name, folder, pids))
     progress.step(f"registry {name}: loading {data.name}")
+    # Loaded from a copy, by the unprivileged user inside the namespace: the file may be a
+    # learner's, and is parsed as data by IRRd's loader, never with root's rights.
+    objects = folder / "objects.rpsl"
+    shutil.copyfile(data, objects)
+    shutil.chown(objects, PG_USER, PG_USER)
     _run(
-        [
-            str(irrd_bin_dir() / "irrd_load_database"),
-            "--config",
-            str(config),
-            "--source",
-            SOURCE,
-            str(data),
-        ],
+        _in_ns(
+            name,
+            _as_postgres(
+                [
+                    str(irrd_bin_dir() / "irrd_load_database"),
+                    "--config",
+                    str(config),
+                    "--source",
+                    SOURCE,
+                    str(objects),
+                ]
+            ),
+        ),
         f"loading {data}",
         env=_irrd_env(),
     )
