@@ -28,6 +28,7 @@ APT_PACKAGES=(
   frr frr-rpki-rtrlib bird2 stayrtr            # the routers and the RPKI (RTR) cache
   iproute2 nftables iputils-ping traceroute procps tcpdump
   python3 python3-venv python3-pip
+  postgresql redis-server bgpq4                # the lab registry: IRRd's database and cache, bgpq4
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -61,6 +62,22 @@ grep -q '^workshop = \[' pyproject.toml && EXTRAS="$EXTRAS,workshop"
 echo "==> pip install -e .[$EXTRAS]"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+
+# The lab registry's IRRd in its own venv, made with Debian's Python: IRRd pins every
+# dependency to an exact version (they would clash with ours), and it drops root to an
+# unprivileged user, who must be able to read its interpreter (not one under /root).
+IRRD_VERSION=4.5.4
+IRRD_PYTHON=${IRRD_PYTHON:-/usr/bin/python3}
+if [[ ! -x .venv-irrd/bin/irrd ]] \
+  || ! compgen -G ".venv-irrd/lib/python3*/site-packages/irrd-$IRRD_VERSION.dist-info" >/dev/null; then
+  echo "==> installing IRRd $IRRD_VERSION into .venv-irrd (the lab registry)"
+  [[ -x .venv-irrd/bin/python ]] || "$IRRD_PYTHON" -m venv .venv-irrd
+  .venv-irrd/bin/python -m pip install -q "irrd==$IRRD_VERSION"
+else
+  echo "==> IRRd $IRRD_VERSION already installed (.venv-irrd)"
+fi
+# The system's PostgreSQL and Redis services are not used (the registry runs its own, per
+# learner): leave them as they were.
 
 .venv/bin/manrs-lab lint
 echo "==> installed: .venv/bin/manrs-lab ($(.venv/bin/manrs-lab --version))"

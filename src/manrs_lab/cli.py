@@ -267,17 +267,23 @@ def cmd_roa(args: argparse.Namespace) -> int:
 
 
 def cmd_irr(args: argparse.Namespace) -> int:
-    """IRR data -> a prefix filter for one as-set (like bgpq4)."""
+    """A prefix filter for one as-set, built by bgpq4 from a lab registry (IRRd)."""
     from manrs_lab import irr  # noqa: PLC0415 - only this command needs it
 
-    text = irr.build_filter(
-        Path(args.file),
-        args.as_set,
-        fmt=args.format,
-        name=args.name,
-        version=6 if args.ipv6 else 4,
-        max_length=args.max_length,
-    )
+    options = {
+        "fmt": args.format,
+        "name": args.name,
+        "version": 6 if args.ipv6 else 4,
+        "max_length": args.max_length,
+    }
+    if (args.file is None) == (args.registry is None):
+        raise irr.IrrError("name an RPSL FILE or a running --registry NAME (one of them)")
+    if args.registry:
+        text = irr.from_registry(args.registry, args.as_set, **options)
+    else:
+        text = irr.build_filter(
+            Path(args.file), args.as_set, progress=irr.StderrProgress(), **options
+        )
     sys.stdout.write(text)
     return 0
 
@@ -300,8 +306,11 @@ def cmd_schema(_: argparse.Namespace) -> int:
 
 
 def add_irr_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    s = sub.add_parser("irr", help="IRR (RPSL) file -> prefix filter of an as-set, like bgpq4")
-    s.add_argument("file", help="RPSL file with as-set and route/route6 objects")
+    from manrs_lab.irr_registry import cli as registry_cli  # noqa: PLC0415
+
+    s = sub.add_parser("irr", help="prefix filter of an as-set: bgpq4 on a lab registry (IRRd)")
+    s.add_argument("file", nargs="?", help="RPSL file (a registry is started from it for this)")
+    s.add_argument("--registry", help="a running lab registry (manrs-lab registry up NAME)")
     s.add_argument("--as-set", required=True, help="e.g. AS-CONTENT")
     s.add_argument("--format", choices=("bird", "frr"), default="bird")
     s.add_argument("--name", help="name of the prefix set/list (default: from the as-set)")
@@ -310,6 +319,7 @@ def add_irr_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-length", type=int, help="also allow more-specifics down to this length (-R)"
     )
     s.set_defaults(fn=cmd_irr)
+    registry_cli.add_command(sub)
 
 
 def add_up_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,8 +1,11 @@
-"""The IRR converter: RPSL parsing, as-set expansion, bgpq4-like BIRD and FRR output."""
+"""`manrs-lab irr` before it reaches bgpq4: the request is checked (nothing unchecked reaches
+bgpq4's command line) and bgpq4's arguments are the ones an operator would type.
+
+bgpq4 itself, against the real IRRd, is tested in tests/registry/test_lab_registry.py.
+"""
 
 from __future__ import annotations
 
-from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
@@ -10,145 +13,67 @@ import pytest
 from manrs_lab import irr
 from manrs_lab.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
-LAB_DB = REPO / "labs" / "ixp-route-server" / "irr" / "ixp.db"
 
-RPSL = """\
-# comment line
-% server banner line
-as-set:   AS-TOP
-members:  AS64500, AS-MID   # end-of-line comment
-members:  AS64501
-source:   TEST
-
-as-set:   AS-MID
-members:  AS64502,
-          AS-LOOP
-+         AS64503
-
-as-set:   AS-LOOP
-members:  AS-TOP
-
-as-set:   AS-V4ONLY
-members:  AS64503
-
-route:    198.18.0.0/24
-origin:   AS64500
-
-route:    198.18.1.0/24
-origin:   as64501
-
-route:    198.18.2.0/23
-origin:   AS64502
-
-route:    198.18.3.0/24
-origin:   AS64503
-
-route:    198.18.0.0/24
-descr:    the same prefix registered twice
-origin:   AS64500
-
-route6:   2001:db8::/48
-origin:   AS64500
-
-route:    198.18.99.0/24
-origin:   AS65551
-"""
-
-
-@pytest.fixture
-def db() -> irr.IrrDatabase:
-    return irr.load(RPSL)
-
-
-def test_objects_continuations_and_comments():
-    objects = irr.parse_objects(RPSL)
-    assert [o.kind for o in objects[:4]] == ["as-set"] * 4
-    mid = objects[1]
-    assert mid.values("members") == ["AS64502, AS-LOOP AS64503"]
-    assert objects[0].values("members") == ["AS64500, AS-MID", "AS64501"]
-    assert objects[0].line == 3
-
-
-def test_as_set_expands_recursively_and_survives_loops(db: irr.IrrDatabase):
-    # continuation with "+" joins without a comma: RPSL lists may be space separated too
-    assert db.as_sets["AS-MID"] == ["AS64502", "AS-LOOP AS64503"] or db.expand("AS-MID")
-    assert db.expand("as-top") >= {64500, 64501, 64502}
-    assert 65551 not in db.expand("AS-TOP")
-
-
-def test_prefixes_are_sorted_deduplicated_and_per_family(db: irr.IrrDatabase):
-    v4 = db.prefixes({64500, 64501, 64502})
-    assert v4 == [ip_network(p) for p in ("198.18.0.0/24", "198.18.1.0/24", "198.18.2.0/23")]
-    assert db.prefixes({64500}, version=6) == [ip_network("2001:db8::/48")]
-
-
-def test_bird_output_is_a_define_with_optional_more_specifics():
-    nets = [ip_network("198.18.0.0/24"), ip_network("198.18.2.0/23")]
-    assert irr.render(nets, "AS_TOP") == (
-        "define AS_TOP = [\n    198.18.0.0/24,\n    198.18.2.0/23\n];\n"
-    )
-    text = irr.render(nets, "AS_TOP", max_length=24)
-    assert "198.18.0.0/24,\n" in text  # already at the limit: exact
-    assert "198.18.2.0/23{23,24}" in text
-
-
-def test_frr_output_is_a_prefix_list():
-    nets = [ip_network("198.18.2.0/23")]
-    assert irr.render(nets, "AS_TOP", "frr", max_length=24) == (
-        "no ip prefix-list AS_TOP\nip prefix-list AS_TOP permit 198.18.2.0/23 le 24\n"
-    )
-    v6 = irr.render([ip_network("2001:db8::/48")], "X", "frr")
-    assert "ipv6 prefix-list X permit 2001:db8::/48" in v6
+def test_bgpq4_arguments_for_bird_and_frr():
+    assert irr.bgpq4_args("AS-EDGE") == ["-4", "-l", "AS_EDGE", "-b", "AS-EDGE"]
+    assert irr.bgpq4_args("AS64500:AS-CUSTOMERS", fmt="frr", version=6, max_length=56) == [
+        "-6",
+        "-l",
+        "AS_CUSTOMERS",
+        "-R",
+        "56",
+        "AS64500:AS-CUSTOMERS",
+    ]
+    assert irr.bgpq4_args("AS64501", name="CUST1-IN", fmt="frr") == [
+        "-4",
+        "-l",
+        "CUST1-IN",
+        "AS64501",
+    ]
 
 
 def test_set_names_become_filter_names():
     assert irr.set_name("AS-CONTENT") == "AS_CONTENT"
-    assert irr.set_name("AS64500:AS-CUSTOMERS") == "AS_CUSTOMERS"
+    assert irr.set_name("AS64500:AS-CUST-1") == "AS_CUST_1"
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("kwargs", "message"),
     [
-        ("route: 198.18.0.0/24\n", "needs one 'origin: ASn'"),
-        ("route: 198.18.0.1/24\norigin: AS1\n", "host bits set"),
-        ("route: 2001:db8::/48\norigin: AS1\n", "in a route object"),
-        ("  continued\n", "continuation line outside an object"),
-        ("not an attribute\n", "expected 'attribute: value'"),
+        ({"as_set": "-h evil.example"}, "an as-set name"),
+        ({"as_set": "AS-X;rm"}, "an as-set name"),
+        ({"as_set": "AS4294967296"}, "an as-set name"),
+        ({"as_set": "AS-X", "fmt": "junos"}, "format 'junos'"),
+        ({"as_set": "AS-X", "max_length": 33}, "IPv4 prefix is /0 to /32"),
+        ({"as_set": "AS-X", "max_length": 129, "version": 6}, "IPv6 prefix is /0 to /128"),
+        ({"as_set": "AS-X", "name": "-b"}, "--name '-b'"),
     ],
 )
-def test_bad_rpsl_names_the_line(text: str, message: str):
+def test_bad_requests_are_refused_before_bgpq4(kwargs: dict[str, object], message: str):
     with pytest.raises(irr.IrrError, match=message):
-        irr.load(text)
+        irr.bgpq4_args(**kwargs)  # type: ignore[arg-type]
 
 
-def test_unknown_sets_are_errors(db: irr.IrrDatabase):
-    with pytest.raises(irr.IrrError, match="no as-set AS-NONE"):
-        db.expand("AS-NONE")
-    broken = irr.load("as-set: AS-A\nmembers: AS1, AS-GONE\n")
-    with pytest.raises(irr.IrrError, match="AS-GONE"):
-        broken.expand("AS-A")
+def test_empty_answers_are_told_apart():
+    assert not irr.has_prefixes("AS_X = [\n];\n")  # bgpq4 -b, unknown as-set
+    assert not irr.has_prefixes(
+        "no ip prefix-list X\n! generated prefix-list X is empty\nip prefix-list X deny 0.0.0.0/0\n"
+    )
+    assert irr.has_prefixes("AS_X = [\n    198.18.1.0/24\n];\n")
 
 
-def test_build_filter_from_a_file(tmp_path: Path):
-    path = tmp_path / "db.rpsl"
-    path.write_text(RPSL)
-    text = irr.build_filter(path, "AS-TOP", name="CUSTOMERS")
-    assert text.startswith("# AS-TOP: AS64500, AS64501, AS64502, AS64503 -> 4 prefixes\n")
-    assert "define CUSTOMERS = [" in text
-    with pytest.raises(irr.IrrError, match="no route6 objects"):
-        irr.build_filter(path, "AS-V4ONLY", version=6)
-    assert "2001:db8::/48" in irr.build_filter(path, "AS-MID", version=6)
+def test_unreadable_or_non_utf8_files_are_named(tmp_path: Path):
+    with pytest.raises(irr.IrrError, match="cannot read"):
+        irr.build_filter(tmp_path / "missing.db", "AS-X")
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"route: 198.18.0.0/24\norigin: AS1\ndescr: caf\xe9\n")
+    with pytest.raises(irr.IrrError, match=r"bad.db: line 3: byte 0xe9 is not UTF-8"):
+        irr.build_filter(bad, "AS-X")
 
 
-def test_the_ixp_labs_data(capsys: pytest.CaptureFixture[str]):
-    """The shipped IRR file: AS-ACCESS pulls in its upstream's set (the lab's leak)."""
-    assert main(["irr", str(LAB_DB), "--as-set", "AS-ACCESS"]) == 0
-    out = capsys.readouterr().out
-    assert "define AS_ACCESS = [" in out
-    assert "198.19.17.0/24" in out  # from AS-TRANSIT, nested
-    assert main(["irr", str(LAB_DB), "--as-set", "AS-REGIONAL", "--format", "frr"]) == 0
-    out = capsys.readouterr().out
-    assert "ip prefix-list AS_REGIONAL permit 198.18.7.0/24" in out
-    assert "ip prefix-list AS_REGIONAL permit 198.18.9.0/24" in out
-    assert main(["irr", str(LAB_DB), "--as-set", "AS-NOPE"]) == 2
+def test_the_cli_wants_a_file_or_a_registry(capsys: pytest.CaptureFixture[str]):
+    assert main(["irr", "--as-set", "AS-X"]) == 2
+    assert "name an RPSL FILE or a running --registry NAME" in capsys.readouterr().err
+    assert main(["irr", "x.db", "--registry", "r1", "--as-set", "AS-X"]) == 2
+    assert main(["irr", "--registry", "no-such-registry", "--as-set", "AS-X"]) == 2
+    assert "no registry no-such-registry" in capsys.readouterr().err
