@@ -21,6 +21,10 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 \
     || die "image $IMAGE not found: docker/build-images.sh --only lab"
 
 mkdir -p "$STATE"; chmod 0700 "$STATE"
+# Every learner's container shares the host kernel's neighbour tables (ARP, IPv6 ND), whose
+# default limit (1024 entries) a class of capstones fills; only the host can raise it.
+"$VENV/bin/python" -c 'from manrs_lab.runtime.host_limits import ensure_neighbour_room as e
+for r in e(): print("raised the neighbour table limit:", r)'
 export MANRS_HUB_STATE=$STATE MANRS_HUB_CHP=$CHP MANRS_HUB_IMAGE=$IMAGE
 export PATH="$VENV/bin:$PATH"
 cat <<MSG

@@ -28,6 +28,7 @@ from manrs_lab.errors import ConfigSyntaxError, DeployError, ExecError, LabError
 from manrs_lab.instance import Instance, pid_alive
 from manrs_lab.progress import Progress
 from manrs_lab.runtime.base import ExecResult
+from manrs_lab.runtime.host_limits import ensure_neighbour_room
 from manrs_lab.spec.loader import Lab
 from manrs_lab.spec.topology import Node, Role, Topology
 
@@ -179,6 +180,7 @@ class NetnsRuntime:
                 "removes a crashed run's)"
             )
         instance.save()
+        ensure_neighbour_room(progress)
         try:
             # The configs' dry runs and the namespaces and links are independent: overlap them.
             with ThreadPoolExecutor(max_workers=1) as side:
