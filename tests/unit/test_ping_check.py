@@ -1,4 +1,5 @@
-"""ping_replies: a round that loses some replies is pinged again; one that loses all is not.
+"""ping_replies: a round that loses replies is pinged again, with a longer timeout; the second
+round decides.
 
 The host here is a stand-in that answers ping rounds from a script: what is under test is how
 the check judges rounds, which no daemon influences (the lab tests ping for real).
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from manrs_lab.drivers.host import PingResult
-from manrs_lab.grader.checks.policy import PingParams, ping_replies
+from manrs_lab.grader.checks.policy import RETRY_PING_TIMEOUT, PingParams, ping_replies
 from manrs_lab.grader.registry import CheckFailed
 
 
@@ -20,9 +21,11 @@ from manrs_lab.grader.registry import CheckFailed
 class ScriptedHost:
     rounds: list[int]  # replies received in each round of 3
     pinged: list[str] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
 
-    def ping(self, dst: str, count: int = 3) -> PingResult:
+    def ping(self, dst: str, count: int = 3, timeout: float = 1.0) -> PingResult:
         self.pinged.append(dst)
+        self.timeouts.append(timeout)
         return PingResult(sent=count, received=self.rounds[len(self.pinged) - 1])
 
 
@@ -49,11 +52,18 @@ def test_a_partly_lost_round_is_pinged_again_and_the_second_round_decides():
     assert judge([1, 2]) == (None, 2)
 
 
-def test_a_flow_dropped_whole_fails_at_once():
-    assert judge([0]) == (None, 1)
+def test_a_round_lost_whole_is_pinged_again_with_a_longer_timeout():
+    # Neighbour discovery slower than the reply timeout (dozens of checks at once) loses a
+    # whole round; a filter loses the second one too.
+    assert judge([0, 3]) == ("h-cust1 -> 2001:db8:10::10: 3/3 replies", 2)
+    assert judge([0, 0]) == (None, 2)
+    host = ScriptedHost([0, 0])
+    with pytest.raises(CheckFailed):
+        ping_replies(ctx_with(host), PingParams(host="h", destination="10.0.0.1"))  # type: ignore[arg-type]
+    assert host.timeouts == [1.0, RETRY_PING_TIMEOUT]
 
 
 def test_the_failure_names_the_family_and_the_learner():
     params = PingParams(host="h-cust1", destination="2001:db8:10::10")
     with pytest.raises(CheckFailed, match=r"0 of 3 replies\. Legitimate IPv6 .* edge's routes"):
-        ping_replies(ctx_with(ScriptedHost([0])), params)  # type: ignore[arg-type]
+        ping_replies(ctx_with(ScriptedHost([0, 0])), params)  # type: ignore[arg-type]

@@ -309,6 +309,9 @@ def probe_received(ctx: CheckContext, params: ProbeReceivedParams) -> str:
     return f"{', '.join(probe.prefixes)} from {probe.node} reached " + ", ".join(params.observers)
 
 
+RETRY_PING_TIMEOUT = 3.0  # s a second round waits for each reply
+
+
 class PingParams(Params):
     host: str
     destination: str = Field(description="an IPv4 or IPv6 address of another host")
@@ -324,13 +327,15 @@ class PingParams(Params):
 def ping_replies(ctx: CheckContext, params: PingParams) -> str:
     """`host` pings `destination` and gets every reply back: traffic flows both ways.
 
-    A filter or uRPF drops every packet of a flow; a round that loses only some of them met
-    routes still being installed (a router's kernel lags its BGP table by milliseconds after a
-    change), so one more round decides."""
+    A filter or uRPF drops every packet of a flow, round after round; a round that loses some
+    or all of them may instead have met routes still being installed (a router's kernel lags
+    its BGP table by milliseconds after a change) or, on a machine where dozens of checks run
+    at once, neighbour discovery slower than the reply timeout (50 capstones checking at once
+    lost whole IPv6 rounds here): one more round, with a longer timeout, decides."""
     host = ctx.running.host(params.host)
     result = host.ping(params.destination, count=params.count)
-    if 0 < result.received < result.sent:
-        result = host.ping(params.destination, count=params.count)
+    if result.received < result.sent:
+        result = host.ping(params.destination, count=params.count, timeout=RETRY_PING_TIMEOUT)
     if result.received < result.sent:
         family = "IPv6" if ip_address(params.destination).version == 6 else "IPv4"
         raise CheckFailed(
