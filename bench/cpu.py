@@ -244,6 +244,20 @@ def boot_many(lab_id: str, names: list[str], solve: bool, workers: int = 4) -> N
             future.result()
 
 
+def summarised(results: list[tuple[float, str | None]]) -> ClassCheck:
+    """(time to verdict, what was wrong or None) per learner -> the class's figures."""
+    times = [t for t, _ in results]
+    wrong = [w for _, w in results if w]
+    return ClassCheck(
+        len(results),
+        round(statistics.median(times), 2),
+        round(p95(times), 2),
+        round(max(times), 2),
+        len(results) - len(wrong),
+        wrong,
+    )
+
+
 def class_checks(names: list[str]) -> ClassCheck:
     """Every learner's `manrs-lab check` started at the same moment."""
     start = time.monotonic()
@@ -269,16 +283,7 @@ def class_checks(names: list[str]) -> ClassCheck:
 
     with ThreadPoolExecutor(max_workers=len(procs)) as pool:
         results = list(pool.map(verdict, procs.items()))
-    times = [t for t, _ in results]
-    wrong = [w for _, w in results if w]
-    return ClassCheck(
-        len(names),
-        round(statistics.median(times), 2),
-        round(p95(times), 2),
-        round(max(times), 2),
-        len(names) - len(wrong),
-        wrong,
-    )
+    return summarised(results)
 
 
 def class_kernel_checks(names: list[str]) -> ClassCheck:
@@ -307,16 +312,7 @@ def class_kernel_checks(names: list[str]) -> ClassCheck:
     finally:
         for k in kernels:
             k.close()
-    times = [t for t, _ in results]
-    wrong = [w for _, w in results if w]
-    return ClassCheck(
-        len(names),
-        round(statistics.median(times), 2),
-        round(p95(times), 2),
-        round(max(times), 2),
-        len(names) - len(wrong),
-        wrong,
-    )
+    return summarised(results)
 
 
 @dataclass
