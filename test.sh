@@ -19,4 +19,4 @@ if [[ -x docker/start-dockerd.sh ]]; then
   docker/start-dockerd.sh || echo "docker unavailable: container tests will be skipped"
 fi
 echo "==> pytest"
-exec .venv/bin/pytest tests "$@"
+exec .venv/bin/pytest tests --durations=25 "$@"
