@@ -244,6 +244,9 @@ def _percent(share: float) -> str:
     return f"{share * 100:.0f} %"
 
 
+# Words for a harmful probe's fate: (failed, passed); an "exactly these routes" check's is a leak.
+OUTCOMES = {False: ("got through", "refused"), True: ("leaked", "no leak")}
+
 # What `routes_from_learner` says of a route the observer should not have (grader/checks/policy.py).
 LEAK_WORDS = "routes it should not"
 
@@ -289,7 +292,7 @@ def probe_action(
         elif r.id in missing_only:
             outcome = "no leak, routes missing"
         else:
-            outcome = "refused" if r.passed else "got through"
+            outcome = OUTCOMES[by_id[r.id].check == "routes_from_learner"][r.passed]
         good = None if r.skipped else r.passed
         evidence.append(Evidence(r.title, outcome, good, _detail(r), r.id))
     for r in carry:
