@@ -587,6 +587,7 @@ def registry_facts(
         return RegistryFacts(aut_num=False, route_origins=origins)
     contacts = []
     seen: set[tuple[str, str]] = set()
+    answers: dict[str, str] = {}
     for key, value in aut:
         if key not in ("admin-c", "tech-c", "abuse-c"):
             continue
@@ -594,7 +595,9 @@ def registry_facts(
             if (key, handle.upper()) in seen:
                 continue
             seen.add((key, handle.upper()))
-            attrs = rpsl_attributes(query(registry, handle))
+            if handle.upper() not in answers:  # admin-c and tech-c are often one role
+                answers[handle.upper()] = query(registry, handle)
+            attrs = rpsl_attributes(answers[handle.upper()])
             hdl = next((v for k, v in attrs if k == "nic-hdl" and v.upper() == handle.upper()), "")
             if not hdl:
                 contacts.append(Contact(handle, key, found=False))
