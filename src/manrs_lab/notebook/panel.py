@@ -86,8 +86,8 @@ class LabPanel:
             "check": widgets.Button(description="Check", icon="check", button_style="primary"),
             "readiness": self._readiness_button(),
         }
-        for button in self.buttons.values():
-            button.layout = widgets.Layout(width="86px")
+        for key, button in self.buttons.items():
+            button.layout = widgets.Layout(width="104px" if key == "readiness" else "80px")
         self.buttons["start"].tooltip = "start the lab (or find it running)"
         self.buttons["check"].tooltip = "grade every task (and save your configuration)"
         for key in CONFIRM:
@@ -328,7 +328,7 @@ class LabPanel:
                 self.results.value = html
 
     def _readiness_button(self) -> Any:
-        button = widgets.Button(description="Readiness", icon="flag", button_style="info")
+        button = widgets.Button(description="Readiness", button_style="info")
         button.tooltip = (
             "MANRS readiness report of your AS: grades every task, then reads the registry and "
             "the RPKI (after each Check of a capstone, it comes by itself)"
