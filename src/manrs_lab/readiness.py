@@ -548,6 +548,7 @@ def auto_shown(lab: Lab) -> bool:
 
 # -- live state ---------------------------------------------------------------------------
 ATTR = re.compile(r"^([a-z0-9-]+):\s*(.*)$")
+HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # an RPSL nic-hdl
 
 
 def rpsl_attributes(text: str) -> list[tuple[str, str]]:
@@ -595,6 +596,9 @@ def registry_facts(
             if (key, handle.upper()) in seen:
                 continue
             seen.add((key, handle.upper()))
+            if not HANDLE.match(handle):  # learners write these objects: never a query command
+                contacts.append(Contact(handle, key, found=False))
+                continue
             if handle.upper() not in answers:  # admin-c and tech-c are often one role
                 answers[handle.upper()] = query(registry, handle)
             attrs = rpsl_attributes(answers[handle.upper()])
@@ -691,6 +695,8 @@ def check_and_assess(
     the instance's lock held throughout (nobody changes it in between)."""
     from manrs_lab import operations  # noqa: PLC0415 - operations imports the grader, not us
 
+    if registry is not None:
+        irr_registry.load(registry)  # a registry that is not running: said before grading
     with operations.exclusive(name, "a readiness report", progress) as running:
         grade = operations.grade_exclusive(running, progress, seed=seed)
         progress.step("reading the registry and the RPKI state for the readiness report")

@@ -311,3 +311,19 @@ def test_json_round_trip():
     assert data["ready"] is False
     assert [a["verdict"] for a in data["actions"]] == ["aspiring", "aspiring", "ready", "lagging"]
     assert readiness.ReadinessReport.from_dict(data) == r
+
+
+def test_contact_handles_are_never_sent_as_query_commands():
+    """The learner writes its aut-num: a "handle" that is a whois command is not queried."""
+    asked: list[str] = []
+    aut_num = WHOIS["AS64500"].replace("tech-c:         EDGE-NOC", "tech-c:         !gAS64500")
+
+    def whois(registry: str, text: str) -> str:
+        asked.append(text)
+        return aut_num if text == "AS64500" else replayed_whois(registry, text)
+
+    facts = readiness.registry_facts("lab-registry", 64500, EDGE_PREFIXES, whois)
+    assert "!gAS64500" not in asked
+    odd = [c for c in facts.contacts if c.handle == "!gAS64500"]
+    assert odd == [readiness.Contact("!gAS64500", "tech-c", found=False)]
+    assert readiness.coordination_action(64500, "lab-registry", facts).verdict is Verdict.ASPIRING
