@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from manrs_lab import __version__, doctor, operations, tutor
+from manrs_lab import __version__, doctor, operations, readiness, tutor
 from manrs_lab.errors import LabError, SpecError
 from manrs_lab.grader.report import GradeReport
 from manrs_lab.runtime.netns import node_argv
@@ -176,6 +176,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def print_readiness(report: readiness.ReadinessReport) -> None:
+    title = f"MANRS readiness of AS{report.asn} ({report.router}, {report.lab} {report.instance})"
+    table = Table("MANRS action", "verdict", "score", "evidence", title=title)
+    for label, verdict, share, summary in readiness.text_lines(report):
+        style = readiness.VERDICT_STYLE[readiness.Verdict(verdict)]
+        table.add_row(label, f"[{style}]{verdict}[/{style}]", share, summary)
+    out.print(table)
+    for action in report.actions:
+        wrong = readiness.problems(action)
+        for e in wrong[: readiness.MAX_SHOWN]:
+            detail = f": {readiness.shorten(e.detail)}" if e.detail else ""
+            out.print(
+                f"  [bold]{action.name}[/bold] {e.what}: {e.outcome}{detail}", highlight=False
+            )
+        if len(wrong) > readiness.MAX_SHOWN:
+            more = len(wrong) - readiness.MAX_SHOWN
+            out.print(f"  [dim]{action.name}: {more} more (--json lists every one)[/dim]")
+    out.print(
+        f"[dim]from a check of every task (score {report.grade_points}/"
+        f"{report.grade_max_points}, seed {report.grade_seed}); thresholds: docs/readiness.md[/dim]"
+    )
+
+
+def cmd_readiness(args: argparse.Namespace) -> int:
+    _, report = readiness.check_and_assess(
+        args.instance, ConsoleProgress(quiet=args.json), seed=args.seed, registry=args.registry
+    )
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        print_readiness(report)
+    return 0 if report.ready else 1
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     nodes = operations.solve(args.instance, ConsoleProgress(), task=args.task)
     out.print(f"reference solution applied on {', '.join(nodes)}")
@@ -322,6 +356,22 @@ def add_irr_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     registry_cli.add_command(sub)
 
 
+def add_readiness_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser(
+        "readiness",
+        help="MANRS readiness report of your AS (grades the whole lab first, real probes)",
+    )
+    s.add_argument("instance", nargs="?")
+    s.add_argument(
+        "--json", action="store_true", help="the report as JSON (every probe's evidence)"
+    )
+    s.add_argument("--seed", type=int, help="replay the probes' random choices")
+    s.add_argument(
+        "--registry", help="a running lab registry to read (default: the lab's own, if any)"
+    )
+    s.set_defaults(fn=cmd_readiness)
+
+
 def add_up_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`up` (the project deploys) and `attach` (containerlab deployed)."""
     s = sub.add_parser("up", help="deploy a lab and wait until BGP converged")
@@ -373,6 +423,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--task", action="append", help="only this task (repeatable)")
     s.add_argument("--seed", type=int, help="replay the probes' random choices")
     s.set_defaults(fn=cmd_check)
+
+    add_readiness_command(sub)
 
     s = sub.add_parser("roa", help="your ROAs in the lab's RPKI: roa list|add|remove")
     s.add_argument("-i", "--instance")

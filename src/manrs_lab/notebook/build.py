@@ -24,6 +24,7 @@ from typing import Any
 import nbformat as _nbformat
 from nbformat.notebooknode import NotebookNode
 
+from manrs_lab import readiness
 from manrs_lab.errors import SpecError
 from manrs_lab.notebook.replay import SAVE_DIR
 from manrs_lab.notebook.views import notebook_wording
@@ -258,6 +259,17 @@ def _task_markdown(lab: LoadedLab, index: int) -> str:
     return "\n".join(text)
 
 
+def _readiness_note(lab: LoadedLab) -> str:
+    if not readiness.auto_shown(lab):
+        return ""
+    return (
+        "Under the score, **Check** also shows the *MANRS readiness* of your AS, as the MANRS "
+        "Observatory scores real networks: per MANRS action, a verdict (ready, aspiring, "
+        "lagging) with the evidence the grader's probes gave, and a link to download it as "
+        "JSON (`lab.readiness()` in a cell does the same).\n\n"
+    )
+
+
 def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> NotebookNode:
     """The lab's notebook; `instructor` adds the reference solution for nbgrader's source."""
     cells = _Cells(instructor)
@@ -299,7 +311,8 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
         f"the cell below: it saves `{learner}`'s running configuration in "
         f"`.manrs-lab/{lab.id}/` beside the notebook, and that is what the grader replays "
         "(checks and grade cells save it too). The notebook's outputs are not graded.\n\n"
-        "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
+        + _readiness_note(lab)
+        + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
     )
     cells.code("submit", "lab.save()")
     nb = nbformat.v4.new_notebook()

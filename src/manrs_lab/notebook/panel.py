@@ -19,7 +19,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped, unused-ignore]
 
 from manrs_lab.notebook import console
 from manrs_lab.notebook.topology import LEGEND, picture_width
-from manrs_lab.notebook.views import report_html
+from manrs_lab.notebook.views import readiness_html, report_html
 from manrs_lab.paths import state_root
 
 if TYPE_CHECKING:
@@ -84,9 +84,10 @@ class LabPanel:
             "reset": widgets.Button(description="Reset", icon="undo", button_style="warning"),
             "stop": widgets.Button(description="Stop", icon="stop", button_style=""),
             "check": widgets.Button(description="Check", icon="check", button_style="primary"),
+            "readiness": self._readiness_button(),
         }
-        for button in self.buttons.values():
-            button.layout = widgets.Layout(width="96px")
+        for key, button in self.buttons.items():
+            button.layout = widgets.Layout(width="104px" if key == "readiness" else "80px")
         self.buttons["start"].tooltip = "start the lab (or find it running)"
         self.buttons["check"].tooltip = "grade every task (and save your configuration)"
         for key in CONFIRM:
@@ -313,10 +314,10 @@ class LabPanel:
                 self.check_bar.layout.visibility = "hidden"
             self._draw_steps()
             report = self.lab.last_report
-            shown = (report, self.lab.report_stale)
+            shown = (report, self.lab.report_stale, self.lab.last_readiness)
             if report is not None and shown != self._shown_report:
                 self._shown_report = shown
-                html = report_html(report)
+                html = report_html(report) + self._readiness_html()
                 if self.lab.report_stale:
                     html = (
                         "<div class='manrs-stale' style='opacity:0.55'>"
@@ -325,6 +326,27 @@ class LabPanel:
                         f"</div>{html}</div>"
                     )
                 self.results.value = html
+
+    def _readiness_button(self) -> Any:
+        button = widgets.Button(description="Readiness", button_style="info")
+        button.tooltip = (
+            "MANRS readiness report of your AS: grades every task, then reads the registry and "
+            "the RPKI (after each Check of a capstone, it comes by itself)"
+        )
+        button.on_click(lambda _: self.lab.readiness_in_background())
+        return button
+
+    def _readiness_html(self) -> str:
+        """The readiness report of the check shown (none after a check of one step)."""
+        lab = self.lab
+        if lab.last_readiness is not None:
+            return readiness_html(lab.last_readiness)
+        if lab.readiness_error:
+            return (
+                "<div class='manrs-readiness-error' style='color:#a16207'>No readiness report: "
+                f"{escape(lab.readiness_error)}</div>"
+            )
+        return ""
 
     def _draw_steps(self) -> None:
         """A staged lab's steps: passed, the one Check grades now, the ones after."""

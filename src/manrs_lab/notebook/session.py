@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manrs_lab import operations, submission, tutor
+from manrs_lab import readiness as readiness_mod
 from manrs_lab.drivers.router import Router
 from manrs_lab.errors import LabError, NotRunningError
 from manrs_lab.grader.report import GradeReport
@@ -31,6 +32,7 @@ from manrs_lab.notebook import replay as replay_mod
 from manrs_lab.notebook.topology import TopologyState, link_states, render_svg
 from manrs_lab.notebook.views import (
     Note,
+    ReadinessView,
     ReportView,
     RouteTable,
     SavedFiles,
@@ -279,6 +281,10 @@ class Lab:
         # the panel marks the score stale until the next check.
         self.report_stale = False
         self.checked_instance: float | None = None  # `created` of the instance last checked
+        # The MANRS readiness report of the last full check (capstones: every one; other labs:
+        # when asked for with `readiness()` or the panel's Readiness button), or why there is none.
+        self.last_readiness: readiness_mod.ReadinessReport | None = None
+        self.readiness_error: str | None = None
         self.restored: list[str] = []  # nodes the last start restored from the saved files
         self._running: RunningLab | None = None
         self._ops = _instance_lock(self.instance)
@@ -580,8 +586,25 @@ class Lab:
             self.report_stale = True
             self.board.notify()
 
-    def _grade_now(self, tasks: list[str] | None, *, save: bool, wait: bool) -> None:
+    def readiness(self) -> ReadinessView:
+        """The MANRS readiness report of your AS: grades every task (real probes), then reads
+        the registry and the RPKI (docs/readiness.md). `.to_json()` exports it."""
+        if self.autograde:
+            raise LabError(KERNEL_AUTOGRADE)
+        self._grade_now(None, save=True, wait=True, assess=True)
+        if self.last_readiness is None:
+            raise LabError(f"no readiness report: {self.readiness_error}")
+        return ReadinessView(self.last_readiness)
+
+    def readiness_in_background(self) -> None:
+        """What the panel's Readiness button does: a check of every task, then the report."""
+        self._grade_now(None, save=True, wait=False, assess=True)
+
+    def _grade_now(
+        self, tasks: list[str] | None, *, save: bool, wait: bool, assess: bool = False
+    ) -> None:
         selected = [c for c in self.lab.spec.checks if tasks is None or c.task in (*tasks, None)]
+        assess = tasks is None and (assess or readiness_mod.auto_shown(self.lab))
 
         def body() -> str:
             name = self._require_running().instance.name
@@ -593,6 +616,13 @@ class Lab:
                     if self.lab.staged and tasks is not None and len(tasks) == 1:
                         replay_mod.save_configs(running, self.notebook_dir, task=tasks[0])
                 report = operations.grade_exclusive(running, self.board, tasks=tasks)
+                self.last_readiness, self.readiness_error = None, None
+                if assess:
+                    self.board.step("reading the registry and the RPKI for the readiness report")
+                    try:
+                        self.last_readiness = readiness_mod.assess(running, report)
+                    except LabError as exc:
+                        self.readiness_error = str(exc)
             self.last_report = report
             self.report_stale = False
             self.checked_instance = running.instance.created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from manrs_lab import tutor
+from manrs_lab import readiness, tutor
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.state import BgpRoute, BgpSession
 
@@ -279,6 +280,128 @@ class ReportView:
 
     def _repr_html_(self) -> str:
         return report_html(self.report)
+
+
+VERDICT_COLOURS = {
+    readiness.Verdict.READY: GREEN,
+    readiness.Verdict.ASPIRING: AMBER,
+    readiness.Verdict.LAGGING: RED,
+    readiness.Verdict.NOT_ASSESSED: "#6b7280",
+}
+EVIDENCE_SHOWN = 12  # per action in the notebook (the JSON has every one)
+
+
+def _share_bar(share: float | None, colour: str) -> str:
+    """A small horizontal bar: the share of probes refused (or prefixes covered)."""
+    if share is None:
+        return "<span style='color:#9ca3af'>&ndash;</span>"
+    width = round(share * 100)
+    return (
+        "<div style='display:flex;align-items:center;gap:6px'>"
+        "<div style='width:100px;height:10px;background:#e5e7eb;border-radius:5px'>"
+        f"<div class='manrs-readiness-bar' style='width:{width}%;height:10px;background:{colour};"
+        f"border-radius:5px'></div></div><span style='white-space:nowrap'>{width} %</span></div>"
+    )
+
+
+def _evidence_html(action: readiness.ActionReport, limit: int = EVIDENCE_SHOWN) -> str:
+    if not action.evidence:
+        return ""
+    wrong = readiness.problems(action)
+    shown = (wrong or action.evidence)[:limit]
+    rows = []
+    for e in shown:
+        colour = GREEN if e.good else (RED if e.good is False else "#6b7280")
+        rows.append(
+            [
+                escape(e.what),
+                f"<span style='color:{colour};font-weight:600'>{escape(e.outcome)}</span>",
+                escape(readiness.shorten(e.detail)),
+            ]
+        )
+    label = (
+        f"{len(wrong)} of {len(action.evidence)} items need attention"
+        if wrong
+        else f"all {len(action.evidence)} items"
+    )
+    more = len(wrong or action.evidence) - len(shown)
+    tail = f"<div style='color:#6b7280'>and {more} more (in the JSON)</div>" if more > 0 else ""
+    return (
+        f"<details class='manrs-readiness-evidence' data-action='{action.action}'>"
+        f"<summary style='cursor:pointer;color:#374151'>{escape(action.name)}: {label}</summary>"
+        f"{_table(['what', 'outcome', 'detail'], rows)}{tail}</details>"
+    )
+
+
+def readiness_html(report: readiness.ReadinessReport, evidence: int = EVIDENCE_SHOWN) -> str:
+    """A table per MANRS action (verdict, a bar of the share, the summary), each action's
+    evidence below it (`evidence` items at most: the problems first), a JSON download link."""
+    rows = []
+    for a in report.actions:
+        colour = VERDICT_COLOURS[a.verdict]
+        rows.append(
+            [
+                f"<b>{a.action}. {escape(a.name)}</b><br><span style='color:#6b7280'>"
+                f"{escape(readiness.ACTION_QUESTIONS[a.action])}</span>",
+                f"<span class='manrs-verdict' data-action='{a.action}' data-verdict="
+                f"'{a.verdict.value}' style='color:white;background:{colour};padding:1px 8px;"
+                f"border-radius:9px;white-space:nowrap'>{escape(a.verdict.value)}</span>",
+                _share_bar(a.share, colour),
+                escape(a.summary),
+            ]
+        )
+    payload = base64.b64encode(report.to_json().encode()).decode()
+    download = (
+        f"<a class='manrs-readiness-json' download='readiness-AS{report.asn}-{escape(report.lab)}"
+        f".json' href='data:application/json;base64,{payload}'>Download as JSON</a>"
+    )
+    details = "".join(_evidence_html(a, evidence) for a in report.actions)
+    return (
+        "<div class='manrs-readiness' style='margin-top:8px'>"
+        f"<div style='font-size:14px'><b>MANRS readiness of AS{report.asn}</b> "
+        f"<span style='color:#6b7280'>({escape(report.router)}; from a check of every task, "
+        f"score {report.grade_points}/{report.grade_max_points}, seed {report.grade_seed}; "
+        "ready = 100 %, aspiring = at least "
+        f"{readiness.ASPIRING_SHARE * 100:.0f} %, lagging = less)</span></div>"
+        f"{_table(['MANRS action', 'verdict', 'score', 'evidence'], rows)}{details}"
+        f"<div style='margin-top:4px'>{download}</div></div>"
+    )
+
+
+def readiness_text(report: readiness.ReadinessReport) -> str:
+    lines = [f"MANRS readiness of AS{report.asn} ({report.router}, {report.lab})"]
+    for label, verdict, share, summary in readiness.text_lines(report):
+        lines.append(f"  {label:<22} {verdict:<13} {share:>6}  {summary}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ReadinessView:
+    """What `lab.readiness()` returns: the report, drawn as a table in a notebook."""
+
+    report: readiness.ReadinessReport
+
+    @property
+    def ready(self) -> bool:
+        return self.report.ready
+
+    def verdict(self, action: int) -> str:
+        return self.report.action(action).verdict.value
+
+    def to_json(self) -> str:
+        return self.report.to_json()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report as JSON (to share it, or compare it with a later one)."""
+        target = Path(path)
+        target.write_text(self.report.to_json() + "\n")
+        return target
+
+    def __repr__(self) -> str:
+        return readiness_text(self.report)
+
+    def _repr_html_(self) -> str:
+        return readiness_html(self.report)
 
 
 class SavedFiles(dict[str, Path]):
