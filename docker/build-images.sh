@@ -28,6 +28,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
+IRRD_VERSION=$(sed -n 's/^IRRD_VERSION=//p' "$REPO/install.sh")  # the labs' registry server
 ALL_IMAGES=(frr bird rtr host lab)
 BASE_IMAGE=${BASE_IMAGE:-manrs-lab/base:bookworm}
 LOG_DIR=${LOG_DIR:-/tmp/manrs-lab-build}
@@ -218,7 +219,9 @@ for name in "${IMAGES[@]}"; do
         bird) mapfile -t pins < <(pin_arg BIRD_VERSION bird2) ;;
         rtr) mapfile -t pins < <(pin_arg STAYRTR_VERSION stayrtr) ;;
         lab) mapfile -t pins < <(pin_arg FRR_VERSION frr; pin_arg BIRD_VERSION bird2
-                                 pin_arg STAYRTR_VERSION stayrtr) ;;
+                                 pin_arg STAYRTR_VERSION stayrtr
+                                 # IRRd: the version install.sh installs (one place says it)
+                                 printf -- '--build-arg\nIRRD_VERSION=%s\n' "$IRRD_VERSION") ;;
         *) pins=() ;;
     esac
     args+=("${pins[@]}")

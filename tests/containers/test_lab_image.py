@@ -86,6 +86,28 @@ def test_all_in_one_image_runs_a_lab_and_serves_jupyterlab(lab_container: LabCon
     assert rc == 0, out
     t_lab = time.monotonic() - t0
 
+    # The lab registry (IRRd, PostgreSQL, Redis) runs in the image as on a host: whois answers
+    # from the lab world's data, an update with a wrong password is refused, down removes it.
+    t0 = time.monotonic()
+    rc, out = c.exec("manrs-lab", "registry", "up", "img")
+    assert rc == 0, f"{out}\n{c.logs()}"
+    t_registry = time.monotonic() - t0
+    rc, out = c.exec("manrs-lab", "registry", "whois", "img", "AS64500")
+    assert rc == 0, out
+    assert "aut-num:" in out, out
+    assert "AS64500" in out, out
+    route = "route: 198.18.99.0/24\norigin: AS64500\nmnt-by: MAINT-EDGE\nsource: LABIRR\n"
+    rc, out = c.exec(
+        "sh", "-c", f"printf '{route}' | manrs-lab registry submit img - --password wrong"
+    )
+    assert rc == 1, out
+    rc, out = c.exec("manrs-lab", "registry", "whois", "img", "198.18.99.0/24")
+    assert "AS64500" not in out, out
+    rc, out = c.exec("manrs-lab", "registry", "down", "img")
+    assert rc == 0, out
+    rc, out = c.exec("ip", "netns", "list")
+    assert "mlirr-" not in out, out
+
     # The lab notebooks are in the learner's folder (the volume), served by JupyterLab.
     rc, out = c.exec("ls", "/home/learner/work/notebooks")
     assert rc == 0, out
@@ -117,4 +139,7 @@ def test_all_in_one_image_runs_a_lab_and_serves_jupyterlab(lab_container: LabCon
     ) as resp:
         listing = json.loads(resp.read())
     assert any(item["name"].endswith(".ipynb") for item in listing["content"])
-    print(f"\nin the image: up {t_up:.1f}s, up+check+solve+check+down {t_lab:.1f}s")
+    print(
+        f"\nin the image: up {t_up:.1f}s, up+check+solve+check+down {t_lab:.1f}s, "
+        f"registry up {t_registry:.1f}s"
+    )
