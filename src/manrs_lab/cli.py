@@ -207,6 +207,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.print(f"leftover process {pid}: {text}")
     for lock in report.locks:
         out.print(f"leftover lock file: {lock}")
+    for name in report.registries:
+        out.print(f"leftover lab registry: {name} (its lab instance is gone)")
     for ns in report.foreign:
         out.print(f"[dim]not touched: {ns} (a lab of another state root)[/dim]")
     for what, why in report.not_ours[:NOT_OURS_SHOWN]:

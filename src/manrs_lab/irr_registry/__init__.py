@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manrs_lab.errors import LabError
-from manrs_lab.instance import validate_instance_name
+from manrs_lab.instance import pid_alive, validate_instance_name
 from manrs_lab.paths import config_check_cache, state_root
 from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.runtime.netns import existing_namespaces, namespace_pids, stop_processes
@@ -50,7 +50,16 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 WORLD = DATA_DIR / "world.rpsl"
 PG_USER = "postgres"
 START_TIMEOUT = 60.0
+# A lab's registry is one veth away from the learner's router: a link-local /30 between the
+# router's `irr0` and the registry's `lab0`. Nothing routes past it: the registry's namespace
+# has no other interface but `lo` and no route but the link's own.
+LAB_IFACE = "irr0"
+REGISTRY_IFACE = "lab0"
+LAB_ROUTER_ADDRESS = "169.254.43.1/30"
+LAB_REGISTRY_ADDRESS = "169.254.43.2/30"
+LAB_WHOIS_HOST = "169.254.43.2"  # what the learner gives whois -h and bgpq4 -h
 RECORD = "registry.json"
+LAB_MARK = "lab-instance"  # in a lab instance's registry folder: `up` started it
 TEMPLATE_VERSION = "1"  # bump when the template's making changes
 
 
@@ -176,9 +185,11 @@ def _irrd_env() -> dict[str, str]:
     return env
 
 
-def irrd_config(folder: Path) -> dict[str, object]:
+def irrd_config(folder: Path, whois_interface: str = "127.0.0.1") -> dict[str, object]:
     """IRRd's settings: unix sockets for PostgreSQL and Redis, servers on the namespace's
-    loopback, one source (authoritative: it takes submissions), RPKI and e-mail off the net."""
+    loopback (whois on `whois_interface`: 0.0.0.0 for a lab's registry, whose namespace also
+    has the link to the learner's router), one source (authoritative: it takes submissions),
+    RPKI and e-mail off the net."""
     run = folder / "run"
     return {
         "irrd": {
@@ -193,7 +204,11 @@ def irrd_config(folder: Path) -> dict[str, object]:
                 # refreshes it a moment after a change, so with several a filter built just
                 # after an update could come from a worker not yet refreshed. One learner's
                 # queries are short and few; one worker also saves about 100 MB.
-                "whois": {"interface": "127.0.0.1", "port": WHOIS_PORT, "max_connections": 1},
+                "whois": {
+                    "interface": whois_interface,
+                    "port": WHOIS_PORT,
+                    "max_connections": 1,
+                },
                 "http": {
                     "interface": "127.0.0.1",
                     "port": HTTP_PORT,
@@ -219,11 +234,11 @@ def irrd_config(folder: Path) -> dict[str, object]:
     }
 
 
-def _write_config(folder: Path) -> Path:
+def _write_config(folder: Path, whois_interface: str = "127.0.0.1") -> Path:
     import yaml  # noqa: PLC0415
 
     config = folder / "irrd.yaml"
-    config.write_text(yaml.safe_dump(irrd_config(folder), sort_keys=False))
+    config.write_text(yaml.safe_dump(irrd_config(folder, whois_interface), sort_keys=False))
     (folder / "gnupg").mkdir(mode=0o700, exist_ok=True)
     return config
 
@@ -372,8 +387,18 @@ def _make_template(root: Path) -> None:
     (root / "done").write_text("ok\n")
 
 
-def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Registry:
-    """Start the registry `name` with the objects of `data` (RPSL); undone if anything fails."""
+def start(
+    name: str,
+    data: Path = WORLD,
+    progress: Progress | None = None,
+    *,
+    lab_link: bool = False,
+) -> Registry:
+    """Start the registry `name` with the objects of `data` (RPSL); undone if anything fails.
+
+    `lab_link`: a lab's registry, whose whois server also answers on the link `connect` adds
+    to the learner's router (it listens on every address of its namespace: its loopback and
+    that one link, which leads nowhere else)."""
     progress = progress or SilentProgress()
     why = missing_programs()
     if why:
@@ -393,6 +418,8 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
         raise RegistryError(running) from None
     pids: dict[str, int] = {}
     _save(Registry(name, folder, pids))
+    if lab_link:
+        (folder / LAB_MARK).write_text(f"{name}\n")  # a lab instance's (`doctor` reads it)
     add = subprocess.run(["ip", "netns", "add", netns(name)], capture_output=True, check=False)
     if add.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
@@ -402,7 +429,7 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
         (folder / "run").mkdir()
         _run(["ip", "-n", netns(name), "link", "set", "lo", "up"], "ip link set lo up")
         _run(["cp", "-a", str(template), str(folder / "pgdata")], "copying the database template")
-        config = _write_config(folder)
+        config = _write_config(folder, "0.0.0.0" if lab_link else "127.0.0.1")
         (folder / "irrd.log").touch()
         for path in (folder, folder / "run", folder / "irrd.log", folder / "gnupg"):
             shutil.chown(path, PG_USER, PG_USER)
@@ -512,6 +539,38 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
     return registry
 
 
+def connect(name: str, node_netns: str) -> None:
+    """The link from a lab node's namespace (the learner's router) to registry `name`:
+    `irr0` (169.254.43.1/30) there, `lab0` (169.254.43.2/30) in the registry's namespace.
+    It goes with either namespace (a veth pair dies with its first end)."""
+    load(name)
+    ns = netns(name)
+    _run(
+        [
+            "ip",
+            "link",
+            "add",
+            LAB_IFACE,
+            "netns",
+            node_netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            REGISTRY_IFACE,
+            "netns",
+            ns,
+        ],
+        f"linking {node_netns} to the registry",
+    )
+    for where, iface, address in (
+        (node_netns, LAB_IFACE, LAB_ROUTER_ADDRESS),
+        (ns, REGISTRY_IFACE, LAB_REGISTRY_ADDRESS),
+    ):
+        _run(["ip", "-n", where, "addr", "add", address, "dev", iface], f"address on {iface}")
+        _run(["ip", "-n", where, "link", "set", iface, "up"], f"{iface} up")
+
+
 def _answers(registry: Registry) -> bool:
     """IRRd answers on whois and HTTP (an IRRd-style `!v` version query, then GET /)."""
     probe = (
@@ -580,6 +639,20 @@ def _children(pids: list[int]) -> list[int]:
                 found += [int(k) for k in kids]
                 todo += [int(k) for k in kids]
     return found
+
+
+def is_lab_registry(name: str) -> bool:
+    """Started by a lab's `up` (named like its instance), not by `manrs-lab registry up`."""
+    return (registry_dir(name) / LAB_MARK).is_file()
+
+
+def alive(name: str) -> bool:
+    """Registry `name` has a record and every process it recorded (IRRd among them) lives."""
+    try:
+        registry = load(name)
+    except RegistryError:
+        return False
+    return "irrd" in registry.pids and all(pid_alive(p) for p in registry.pids.values())
 
 
 def running() -> list[str]:
