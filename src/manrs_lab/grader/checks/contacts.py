@@ -138,12 +138,12 @@ def mailbox_at(address: str, domain: str) -> bool:
 
 
 def _registry(ctx: CheckContext) -> str:
-    name = getattr(ctx.running, "registry", None)
+    name = ctx.running.registry
     if not name:
         raise CheckFailed(
             "this lab instance has no routing registry (lab.yaml needs `registry:`)", final=True
         )
-    return str(name)
+    return name
 
 
 def _maintained_by_own(obj: RpslObject, maintainers: list[str]) -> bool:
