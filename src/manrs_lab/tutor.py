@@ -38,6 +38,7 @@ CURRICULUM = (
     "ixp-route-server",
     "manrs-capstone",
     "manrs-capstone-bird",
+    "coordination",
 )
 
 
