@@ -185,12 +185,16 @@ def _irrd_env() -> dict[str, str]:
     return env
 
 
-def irrd_config(folder: Path, whois_interface: str = "127.0.0.1") -> dict[str, object]:
-    """IRRd's settings: unix sockets for PostgreSQL and Redis, servers on the namespace's
-    loopback (whois on `whois_interface`: 0.0.0.0 for a lab's registry, whose namespace also
-    has the link to the learner's router), one source (authoritative: it takes submissions),
-    RPKI and e-mail off the net."""
+def irrd_config(folder: Path, lab_link: bool = False) -> dict[str, object]:
+    """IRRd's settings: unix sockets for PostgreSQL and Redis, whois and HTTP servers on the
+    namespace's loopback (on 0.0.0.0 for a lab's registry, `lab_link`, whose namespace also has
+    the link to the learner's router), one source (authoritative: it takes submissions), RPKI
+    and e-mail off the net."""
     run = folder / "run"
+    interface = "0.0.0.0" if lab_link else "127.0.0.1"
+    # IRRd's HTTP server answers only requests for its URL's host (Starlette's trusted host):
+    # a lab's registry is asked at its link address, from the learner's router and by `submit`.
+    http_host = LAB_WHOIS_HOST if lab_link else "127.0.0.1"
     return {
         "irrd": {
             "database_url": f"postgresql:///irrd?host={run}&user={PG_USER}",
@@ -205,15 +209,15 @@ def irrd_config(folder: Path, whois_interface: str = "127.0.0.1") -> dict[str, o
                 # after an update could come from a worker not yet refreshed. One learner's
                 # queries are short and few; one worker also saves about 100 MB.
                 "whois": {
-                    "interface": whois_interface,
+                    "interface": interface,
                     "port": WHOIS_PORT,
                     "max_connections": 1,
                 },
                 "http": {
-                    "interface": "127.0.0.1",
+                    "interface": interface,
                     "port": HTTP_PORT,
                     "workers": 1,
-                    "url": f"http://127.0.0.1:{HTTP_PORT}/",
+                    "url": f"http://{http_host}:{HTTP_PORT}/",
                 },
             },
             "auth": {
@@ -234,11 +238,11 @@ def irrd_config(folder: Path, whois_interface: str = "127.0.0.1") -> dict[str, o
     }
 
 
-def _write_config(folder: Path, whois_interface: str = "127.0.0.1") -> Path:
+def _write_config(folder: Path, lab_link: bool = False) -> Path:
     import yaml  # noqa: PLC0415
 
     config = folder / "irrd.yaml"
-    config.write_text(yaml.safe_dump(irrd_config(folder, whois_interface), sort_keys=False))
+    config.write_text(yaml.safe_dump(irrd_config(folder, lab_link), sort_keys=False))
     (folder / "gnupg").mkdir(mode=0o700, exist_ok=True)
     return config
 
@@ -396,9 +400,9 @@ def start(
 ) -> Registry:
     """Start the registry `name` with the objects of `data` (RPSL); undone if anything fails.
 
-    `lab_link`: a lab's registry, whose whois server also answers on the link `connect` adds
-    to the learner's router (it listens on every address of its namespace: its loopback and
-    that one link, which leads nowhere else)."""
+    `lab_link`: a lab's registry, whose whois server and submission API also answer on the link
+    `connect` adds to the learner's router (they listen on every address of its namespace: its
+    loopback and that one link, which leads nowhere else)."""
     progress = progress or SilentProgress()
     why = missing_programs()
     if why:
@@ -429,7 +433,7 @@ def start(
         (folder / "run").mkdir()
         _run(["ip", "-n", netns(name), "link", "set", "lo", "up"], "ip link set lo up")
         _run(["cp", "-a", str(template), str(folder / "pgdata")], "copying the database template")
-        config = _write_config(folder, "0.0.0.0" if lab_link else "127.0.0.1")
+        config = _write_config(folder, lab_link)
         (folder / "irrd.log").touch()
         for path in (folder, folder / "run", folder / "irrd.log", folder / "gnupg"):
             shutil.chown(path, PG_USER, PG_USER)
@@ -724,7 +728,10 @@ def submit(
     body: dict[str, object] = {"objects": objects, "passwords": passwords or []}
     if delete_reason is not None:
         body["delete_reason"] = delete_reason
-    url = f"http://127.0.0.1:{HTTP_PORT}/v1/submit/"
+    # A lab's registry answers at its link address (irrd_config), which its namespace holds
+    # once `connect` made the link.
+    host = LAB_WHOIS_HOST if is_lab_registry(name) else "127.0.0.1"
+    url = f"http://{host}:{HTTP_PORT}/v1/submit/"
     method = "DELETE" if delete_reason is not None else "POST"
     out = _run(
         _in_ns(name, [sys.executable, "-c", SUBMIT_CLIENT, url, method]),

@@ -7,10 +7,21 @@ from manrs_lab.grader.checks import (
     hijack,
     leaks,
     policy,
+    registry_objects,
     routeserver,
     rpki,
     traffic,
 )
 
-__all__ = ["bgp", "bogons", "hijack", "leaks", "policy", "routeserver", "rpki", "traffic"]
-__all__ += ["contacts"]
+__all__ = [
+    "bgp",
+    "bogons",
+    "contacts",
+    "hijack",
+    "leaks",
+    "policy",
+    "registry_objects",
+    "routeserver",
+    "rpki",
+    "traffic",
+]
