@@ -59,6 +59,10 @@ LAB_ROUTER_ADDRESS = "169.254.43.1/30"
 LAB_REGISTRY_ADDRESS = "169.254.43.2/30"
 LAB_WHOIS_HOST = "169.254.43.2"  # what the learner gives whois -h and bgpq4 -h
 RECORD = "registry.json"
+# Every program of a registry starts in `/`: run as PG_USER (or dropping root to it), it must
+# be able to read its working directory (IRRd's loader stats it: a notebook kernel's or a
+# learner's folder under /root or /tmp/pytest-of-root is mode 700, and the start failed there).
+NEUTRAL_CWD = "/"
 LAB_MARK = "lab-instance"  # in a lab instance's registry folder: `up` started it
 TEMPLATE_VERSION = "1"  # bump when the template's making changes
 
@@ -158,6 +162,7 @@ def _run(
             text=True,
             timeout=timeout,
             check=False,
+            cwd=NEUTRAL_CWD,
             env=env,
             input=input_text,
         )
@@ -270,6 +275,7 @@ def _start_postgres(name: str, folder: Path) -> int:
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=NEUTRAL_CWD,
     )
     log.close()
     _wait((run / ".s.PGSQL.5432").exists, proc, "PostgreSQL", folder / "postgres.log")
@@ -355,6 +361,7 @@ def _make_template(root: Path) -> None:
             stderr=out,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=NEUTRAL_CWD,
         )
     try:
         _wait((root / "run" / ".s.PGSQL.5432").exists, proc, "PostgreSQL", log)
@@ -476,6 +483,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=redis_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=NEUTRAL_CWD,
     )
     redis_log.close()
     pids["redis"] = redis.pid
@@ -498,6 +506,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=mail_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=NEUTRAL_CWD,
     )
     mail_log.close()
     pids["mail"] = mail.pid
@@ -533,6 +542,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=irrd_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=NEUTRAL_CWD,
         env=_irrd_env(),
     )
     irrd_log.close()
