@@ -500,7 +500,9 @@ def originated(ctx: CheckContext, node: str, observer: str) -> set[Network]:
     """What `node` originates, as `observer` (its direct neighbour) receives it."""
     asn = ctx.running.router(node).asn
     return {
-        ip_network(r.prefix) for r in ctx.running.router(observer).routes() if r.as_path == (asn,)
+        ip_network(r.prefix)
+        for r in ctx.running.router(observer).routes()
+        if r.as_path and all(a == asn for a in r.as_path)  # its own, prepended or not
     }
 
 
@@ -552,7 +554,11 @@ def route_objects_current(ctx: CheckContext, params: RoutesParams) -> str:
     announced = originated(ctx, params.node, params.observer)
     objects: dict[tuple[str, str, str], RpslObject] = {}
     queries = [f"-r -T route,route6 -i origin AS{asn}"]
-    queries += [f"-r -T route,route6 -i mnt-by {m}" for m in aut.names("mnt-by")]
+    queries += [
+        f"-r -T route,route6 -i mnt-by {m}"
+        for m in aut.names("mnt-by")
+        if re.fullmatch(r"[A-Z0-9_-]+", m)  # a maintainer's name, never more query text
+    ]
     for query in queries:
         for obj in whois(registry, query):
             if obj.cls in ("route", "route6"):
