@@ -366,3 +366,26 @@ def test_a_correct_solution_written_differently_passes(running):
     assert submit(running, objects, PASSWORD).ok
     report = graded(running)
     assert report.passed, [(c.id, c.message) for c in report.checks if not c.passed]
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_the_notebooks_whois_and_registry_update_magics(running, tmp_path, capsys):
+    from IPython.core.error import UsageError  # noqa: PLC0415 - the notebook layer's
+
+    from manrs_lab.notebook import magics  # noqa: PLC0415
+    from manrs_lab.notebook.session import Lab  # noqa: PLC0415
+
+    Lab(LAB, instance=running.instance.name, start=False, notebook_dir=tmp_path)
+    magics.whois("-r AS64511")
+    assert "remarks:        Abuse and security incidents (hijacks, leaks, spam): IRT-NORTHWIND" in (
+        capsys.readouterr().out
+    )
+    magics.registry_update("", "# YOUR CONFIGURATION HERE\n")
+    assert "nothing sent to the registry" in capsys.readouterr().out
+    role = ROLE.format(name="Edge Ops", mail="ops-team@edge.lab.invalid", handle="EDGEOPS-LAB")
+    with pytest.raises(UsageError, match="Authorisation for role EDGEOPS-LAB failed"):
+        magics.registry_update("", "password: not-edges\n\n" + role)
+    magics.registry_update("", f"password: {PASSWORD}\n\n" + role.replace("Edge Ops", "Ops"))
+    assert "role EDGEOPS-LAB: modify accepted" in capsys.readouterr().out
+    assert graded(running).passed

@@ -55,7 +55,9 @@ def apply_update(name: str, text: str) -> list[SubmitResult]:
         results.append(submit(name, "\n".join(update.changes), update.passwords))
     for reason, objects in update.deletions.items():
         results.append(submit(name, "\n".join(objects), update.passwords, delete_reason=reason))
-    refused = [r.report for r in results if not r.ok]
-    if refused:
-        raise RegistryError("the registry refused the update:\n" + "\n".join(refused))
+    if not all(r.ok for r in results):
+        # IRRd keeps the objects it accepted: say what went in as well as what did not.
+        raise RegistryError(
+            "the registry refused (part of) the update:\n" + "\n".join(r.report for r in results)
+        )
     return results
