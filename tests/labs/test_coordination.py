@@ -389,3 +389,14 @@ def test_the_notebooks_whois_and_registry_update_magics(running, tmp_path, capsy
     magics.registry_update("", f"password: {PASSWORD}\n\n" + role.replace("Edge Ops", "Ops"))
     assert "role EDGEOPS-LAB: modify accepted" in capsys.readouterr().out
     assert graded(running).passed
+
+
+def test_the_guide_and_hints_never_give_the_graded_answers():
+    lab = operations.load_lab(LAB)
+    guide = (lab.folder / "README.md").read_text()
+    hints = " ".join(h for task in lab.spec.tasks for h in task.hints)
+    for text in (guide, hints):
+        assert ABUSE not in text  # the offender's abuse mailbox: found with whois only
+        assert "AS64511 reported" not in text
+        assert "198.18.0.0/25" not in text
+        assert "IRT-NORTHWIND" not in text
