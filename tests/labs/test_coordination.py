@@ -189,9 +189,14 @@ source:         LABIRR
 """
 
 
+REPORT_V4 = f"incident 198.18.0.0/25 originated by AS64511 reported to {ABUSE}"
+REPORT_V6 = f"incident 2001:db8::/49 originated by AS64511 reported to {ABUSE}"
+
+
 def edge_objects(
     *,
-    report: str = f"incident 198.18.0.0/25 originated by AS64511 reported to {ABUSE}",
+    report: str = REPORT_V4,
+    report_v6: str = REPORT_V6,
     tech: str = "EDGE-NOC",
     admin: str = "EE1-LAB",
     irt_mail: str = "abuse@edge.lab.invalid",
@@ -200,7 +205,7 @@ def edge_objects(
 ) -> str:
     remarks = "".join(
         f"remarks:        {line}\n"
-        for line in ("Abuse and security incidents: IRT-EDGE", report, *extra_remarks)
+        for line in ("Abuse and security incidents: IRT-EDGE", report, report_v6, *extra_remarks)
         if line
     )
     return "\n".join(
@@ -265,6 +270,16 @@ def test_a_report_to_the_noc_instead_of_the_abuse_mailbox_fails_task_1(running):
     assert "goes to noc@northwind.lab.invalid, its tech-c (role Northwind NOC) of AS64511" in text
     assert "the abuse-mailbox of the irt object" in text
     assert report.task("publish-contacts").points == 4
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_reporting_only_the_ipv4_hijack_fails_task_1(running):
+    assert submit(running, edge_objects(report_v6=""), PASSWORD).ok
+    report = graded(running)
+    assert failed_tasks(report) == {"report-incident", "register-routes"}
+    text = messages(report)["incident-reported"]
+    assert "transit holds 2001:db8::/49 from AS64511, and no incident line" in text
 
 
 @registry_needed
@@ -359,6 +374,7 @@ def test_a_correct_solution_written_differently_passes(running):
                 remarks=(
                     "remarks:        report abuse to IRT-EDGE-CERT please\n"
                     f"remarks:        Incident: 198.18.0.0/25 (AS64511) -> {ABUSE.upper()}\n"
+                    f"remarks:        INCIDENT 2001:db8:0::/49 AS64511 <{ABUSE}>\n"
                 ),
             ),
         ]
@@ -399,4 +415,5 @@ def test_the_guide_and_hints_never_give_the_graded_answers():
         assert ABUSE not in text  # the offender's abuse mailbox: found with whois only
         assert "AS64511 reported" not in text
         assert "198.18.0.0/25" not in text
+        assert "2001:db8::/49" not in text
         assert "IRT-NORTHWIND" not in text
