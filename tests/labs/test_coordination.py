@@ -417,3 +417,19 @@ def test_the_guide_and_hints_never_give_the_graded_answers():
         assert "198.18.0.0/25" not in text
         assert "2001:db8::/49" not in text
         assert "IRT-NORTHWIND" not in text
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_autograde_replay_says_the_registry_is_not_in_a_saved_notebook(tmp_path):
+    from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
+
+    outcome = replay.replay(operations.load_lab(LAB), tmp_path, seed=5)
+    assert outcome.error is None
+    assert outcome.report is not None
+    assert failed_ids(outcome.report) == TASK_CHECKS  # the registry started from the lab's data
+    assert any(
+        note.startswith("not graded: registry: the lab's routing registry is not saved")
+        for note in outcome.notes()
+    )
+    assert not [r for r in irr_registry.running() if r.startswith("g-coordination")]
