@@ -36,6 +36,7 @@ CURRICULUM = (
     "anti-spoofing",
     "route-leak",
     "ixp-route-server",
+    "irr-and-roa",
     "manrs-capstone",
     "manrs-capstone-bird",
 )
