@@ -150,7 +150,10 @@ def _run(
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
     input_text: str | None = None,
+    cwd: Path | None = None,
 ) -> str:
+    # The unprivileged user's programs run in a folder of the registry's: the caller's working
+    # directory may be one it cannot read (a notebook's, under /root), and IRRd's imports stat it.
     try:
         proc = subprocess.run(
             argv,
@@ -160,6 +163,7 @@ def _run(
             check=False,
             env=env,
             input=input_text,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired:
         raise RegistryError(f"{what}: timed out after {timeout:g} s") from None
@@ -270,6 +274,7 @@ def _start_postgres(name: str, folder: Path) -> int:
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     log.close()
     _wait((run / ".s.PGSQL.5432").exists, proc, "PostgreSQL", folder / "postgres.log")
@@ -343,6 +348,7 @@ def _make_template(root: Path) -> None:
             ]
         ),
         "initdb",
+        cwd=root,
     )
     argv = [str(pg_bin_dir() / "postgres"), "-D", str(root / "pgdata"), "-k", str(root / "run")]
     for setting in PG_SETTINGS:
@@ -355,12 +361,14 @@ def _make_template(root: Path) -> None:
             stderr=out,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=root,
         )
     try:
         _wait((root / "run" / ".s.PGSQL.5432").exists, proc, "PostgreSQL", log)
         _run(
             _as_postgres([str(pg_bin_dir() / "createdb"), "-h", str(root / "run"), "irrd"]),
             "createdb",
+            cwd=root,
         )
         _run(
             _as_postgres(
@@ -376,12 +384,14 @@ def _make_template(root: Path) -> None:
                 ]
             ),
             "psql",
+            cwd=root,
         )
         config = _write_config(root)
         _run(
             [str(irrd_bin_dir() / "irrd_database_upgrade"), "--config", str(config)],
             "irrd_database_upgrade",
             env=_irrd_env(),
+            cwd=root,
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -476,6 +486,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=redis_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     redis_log.close()
     pids["redis"] = redis.pid
@@ -498,6 +509,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=mail_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     mail_log.close()
     pids["mail"] = mail.pid
@@ -524,6 +536,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         ),
         f"loading {data}",
         env=_irrd_env(),
+        cwd=folder,
     )
     progress.step(f"registry {name}: starting IRRd")
     irrd_log = (folder / "irrd.out").open("ab")
@@ -534,6 +547,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         env=_irrd_env(),
+        cwd=folder,
     )
     irrd_log.close()
     pids["irrd"] = irrd.pid
