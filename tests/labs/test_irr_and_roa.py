@@ -10,6 +10,7 @@ import pytest
 
 from lab_reports import failed_ids, failed_tasks
 from manrs_lab import irr_registry, operations, roa
+from manrs_lab.cli import main
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
@@ -163,3 +164,49 @@ def test_the_registry_refuses_the_object_without_the_parents_maintainer(boot_lab
     report = graded(running, "register")
     assert failed_ids(report) == {"route-object"}
     assert "origin AS64500 only" in messages(report)["route-object"]
+
+
+def test_the_terminal_way_with_a_route_map_passes(boot_lab, tmp_path, capsys):
+    """Correct, done differently: the object submitted with `manrs-lab registry submit`, the
+    ROA through the portal (`manrs-lab roa add`), the filter from `manrs-lab irr --registry`
+    on the terminal, applied as a route-map under another name."""
+    running = boot_lab(LAB)
+    name = running.instance.name
+    obj = tmp_path / "route.txt"
+    obj.write_text(ROUTE_OBJECT)
+    argv = ["registry", "submit", name, str(obj), "--password", "cust2-lab-pw"]
+    assert main([*argv, "--password", "edge-lab-pw"]) == 0
+    assert main(["roa", "-i", name, "add", NEW, "--max-length", "25", "--asn", "64502"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "irr",
+                "--registry",
+                name,
+                "--as-set",
+                "AS-CUST2",
+                "--format",
+                "frr",
+                "--name",
+                "FROM-REG",
+            ]
+        )
+        == 0
+    )
+    prefix_list = capsys.readouterr().out
+    assert NEW in prefix_list
+    hand_filter(
+        running,
+        prefix_list + "route-map CUST2-FROM-REGISTRY permit 10\n"
+        " match ip address prefix-list FROM-REG\n"
+        "exit\n"
+        "router bgp 64500\n"
+        " address-family ipv4 unicast\n"
+        "  no neighbor 10.0.2.2 prefix-list CUST2-IN in\n"
+        "  neighbor 10.0.2.2 route-map CUST2-FROM-REGISTRY in\n"
+        " exit-address-family\n"
+        "exit\n",
+    )
+    report = graded(running)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
