@@ -109,6 +109,8 @@ def test_up_starts_the_registry_reachable_from_the_learner_and_down_removes_it(
         assert main(["registry", "whois", name, "AS64501"]) == 0
         assert "aut-num:        AS64501" in capsys.readouterr().out
         assert irr_registry.query(running.registry, "!gAS64501").count("198.18.1.0/24") == 1
+        assert main(["status", name]) == 0
+        assert f"registry {name}: running" in capsys.readouterr().out
     finally:
         operations.down(name, SilentProgress())
     assert registry_leftovers(name) == []
