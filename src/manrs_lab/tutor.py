@@ -36,9 +36,10 @@ CURRICULUM = (
     "anti-spoofing",
     "route-leak",
     "ixp-route-server",
+    "irr-and-roa",
+    "coordination",
     "manrs-capstone",
     "manrs-capstone-bird",
-    "coordination",
 )
 
 

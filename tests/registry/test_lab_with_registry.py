@@ -35,7 +35,7 @@ pytestmark = [
 NODES = ["edge", "cust1", "cust2", "transit"]
 
 
-def content(tmp: Path, *, broken_config: bool = False) -> Path:
+def content(tmp: Path, *, broken_config: bool = False, broken_registry: bool = False) -> Path:
     """customer-filtering with a registry, in a content root of its own; its lab folder."""
     lab = tmp / "labs" / "customer-filtering"
     shutil.copytree(REPO / "labs" / "customer-filtering", lab)
@@ -44,6 +44,8 @@ def content(tmp: Path, *, broken_config: bool = False) -> Path:
     shutil.copy(irr_registry.WORLD, lab / "registry.rpsl")
     spec = lab / "lab.yaml"
     spec.write_text(spec.read_text() + "\nregistry: {data: registry.rpsl}\n")
+    if broken_registry:  # no source: IRRd's loader refuses it
+        (lab / "registry.rpsl").write_text("route: 198.18.0.0/24\norigin: AS64500\n")
     if broken_config:
         conf = lab / "configs" / "transit.conf"
         conf.write_text(conf.read_text() + "\nrouter bgp 64510\n neighbor nonsense here\n")
@@ -107,6 +109,8 @@ def test_up_starts_the_registry_reachable_from_the_learner_and_down_removes_it(
         assert main(["registry", "whois", name, "AS64501"]) == 0
         assert "aut-num:        AS64501" in capsys.readouterr().out
         assert irr_registry.query(running.registry, "!gAS64501").count("198.18.1.0/24") == 1
+        assert main(["status", name]) == 0
+        assert f"registry {name}: running" in capsys.readouterr().out
     finally:
         operations.down(name, SilentProgress())
     assert registry_leftovers(name) == []
@@ -119,6 +123,40 @@ def test_a_failed_up_leaves_no_registry(tmp_path, name):
         operations.up(str(lab), SilentProgress(), instance=name)
     assert registry_leftovers(name) == []
     assert lab_leftovers(name, NODES) == []
+
+
+def test_a_registry_that_fails_to_start_fails_the_up_and_leaves_nothing(tmp_path, name):
+    lab = content(tmp_path, broken_registry=True)
+    with pytest.raises(LabError, match=r"registry\.rpsl"):
+        operations.up(str(lab), SilentProgress(), instance=name)
+    assert registry_leftovers(name) == []
+    assert lab_leftovers(name, NODES) == []
+
+
+def test_reset_starts_the_registry_afresh(tmp_path, name):
+    lab = str(content(tmp_path))
+    running = operations.up(lab, SilentProgress(), instance=name).running
+    try:
+        assert running.registry is not None
+        added = irr_registry.submit(
+            running.registry,
+            "route: 198.18.1.128/25\norigin: AS64501\nmnt-by: MAINT-CUST1\nsource: LABIRR\n",
+            ["cust1-lab-pw"],
+        )
+        assert added.ok, added.report
+        assert "198.18.1.128/25" in irr_registry.query(name, "!gAS64501")
+        operations.reset(name, SilentProgress())
+        assert irr_registry.alive(name)
+        assert "198.18.1.128/25" not in irr_registry.query(name, "!gAS64501")
+        answer = (
+            operations.attach(name)
+            .handle("edge")
+            .exec(["whois", "-h", irr_registry.LAB_WHOIS_HOST, "AS64501"], timeout=20)
+        )
+        assert "aut-num:        AS64501" in answer.stdout  # linked again
+    finally:
+        operations.down(name, SilentProgress())
+    assert registry_leftovers(name) == []
 
 
 def test_a_taken_registry_name_is_refused_and_left_alone(tmp_path, name):

@@ -1,7 +1,7 @@
 """A registry starts whatever the caller's working directory: its programs run as the
 registry's unprivileged user, who cannot read a root-only folder (a notebook kernel's under
 /tmp/pytest-of-root or /root). IRRd's loader stats its working directory, so a start from such a
-folder failed with PermissionError until every program was started in `/`. About 6 s."""
+folder failed with PermissionError until every program ran in the registry's own folder. ~7 s."""
 
 from __future__ import annotations
 

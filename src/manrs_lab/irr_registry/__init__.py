@@ -59,10 +59,6 @@ LAB_ROUTER_ADDRESS = "169.254.43.1/30"
 LAB_REGISTRY_ADDRESS = "169.254.43.2/30"
 LAB_WHOIS_HOST = "169.254.43.2"  # what the learner gives whois -h and bgpq4 -h
 RECORD = "registry.json"
-# Every program of a registry starts in `/`: run as PG_USER (or dropping root to it), it must
-# be able to read its working directory (IRRd's loader stats it: a notebook kernel's or a
-# learner's folder under /root or /tmp/pytest-of-root is mode 700, and the start failed there).
-NEUTRAL_CWD = "/"
 LAB_MARK = "lab-instance"  # in a lab instance's registry folder: `up` started it
 TEMPLATE_VERSION = "1"  # bump when the template's making changes
 
@@ -154,7 +150,10 @@ def _run(
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
     input_text: str | None = None,
+    cwd: Path | None = None,
 ) -> str:
+    # The unprivileged user's programs run in a folder of the registry's: the caller's working
+    # directory may be one it cannot read (a notebook's, under /root), and IRRd's imports stat it.
     try:
         proc = subprocess.run(
             argv,
@@ -162,9 +161,9 @@ def _run(
             text=True,
             timeout=timeout,
             check=False,
-            cwd=NEUTRAL_CWD,
             env=env,
             input=input_text,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired:
         raise RegistryError(f"{what}: timed out after {timeout:g} s") from None
@@ -275,7 +274,7 @@ def _start_postgres(name: str, folder: Path) -> int:
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=NEUTRAL_CWD,
+        cwd=folder,
     )
     log.close()
     _wait((run / ".s.PGSQL.5432").exists, proc, "PostgreSQL", folder / "postgres.log")
@@ -349,6 +348,7 @@ def _make_template(root: Path) -> None:
             ]
         ),
         "initdb",
+        cwd=root,
     )
     argv = [str(pg_bin_dir() / "postgres"), "-D", str(root / "pgdata"), "-k", str(root / "run")]
     for setting in PG_SETTINGS:
@@ -361,13 +361,14 @@ def _make_template(root: Path) -> None:
             stderr=out,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            cwd=NEUTRAL_CWD,
+            cwd=root,
         )
     try:
         _wait((root / "run" / ".s.PGSQL.5432").exists, proc, "PostgreSQL", log)
         _run(
             _as_postgres([str(pg_bin_dir() / "createdb"), "-h", str(root / "run"), "irrd"]),
             "createdb",
+            cwd=root,
         )
         _run(
             _as_postgres(
@@ -383,12 +384,14 @@ def _make_template(root: Path) -> None:
                 ]
             ),
             "psql",
+            cwd=root,
         )
         config = _write_config(root)
         _run(
             [str(irrd_bin_dir() / "irrd_database_upgrade"), "--config", str(config)],
             "irrd_database_upgrade",
             env=_irrd_env(),
+            cwd=root,
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -483,7 +486,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=redis_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=NEUTRAL_CWD,
+        cwd=folder,
     )
     redis_log.close()
     pids["redis"] = redis.pid
@@ -506,7 +509,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=mail_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=NEUTRAL_CWD,
+        cwd=folder,
     )
     mail_log.close()
     pids["mail"] = mail.pid
@@ -533,6 +536,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         ),
         f"loading {data}",
         env=_irrd_env(),
+        cwd=folder,
     )
     progress.step(f"registry {name}: starting IRRd")
     irrd_log = (folder / "irrd.out").open("ab")
@@ -542,8 +546,8 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=irrd_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=NEUTRAL_CWD,
         env=_irrd_env(),
+        cwd=folder,
     )
     irrd_log.close()
     pids["irrd"] = irrd.pid
