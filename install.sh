@@ -29,6 +29,7 @@ APT_PACKAGES=(
   iproute2 nftables iputils-ping traceroute procps tcpdump
   python3 python3-venv python3-pip
   postgresql redis-server bgpq4                # the lab registry: IRRd's database and cache, bgpq4
+  whois                                        # a learner's whois client (labs with a registry)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -113,7 +113,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             n.node, n.role, str(n.asn or ""), "yes" if n.running else "[red]no[/red]", sessions
         )
     out.print(table)
-    return 0 if all(n.running for n in nodes) else 1
+    registry_ok = True
+    if inst.registry:
+        from manrs_lab import irr_registry  # noqa: PLC0415 - only labs with a registry
+
+        registry_ok = irr_registry.alive(inst.registry)
+        state = "running" if registry_ok else "[red]not running[/red]"
+        out.print(
+            f"registry {inst.registry}: {state} (from the learner's router: whois -h "
+            f"{irr_registry.LAB_WHOIS_HOST}; here: manrs-lab registry whois {inst.registry} ...)",
+            highlight=False,
+        )
+    return 0 if all(n.running for n in nodes) and registry_ok else 1
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -241,6 +252,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.print(f"leftover process {pid}: {text}")
     for lock in report.locks:
         out.print(f"leftover lock file: {lock}")
+    for name in report.registries:
+        out.print(f"leftover lab registry: {name} (its lab instance is gone)")
     for ns in report.foreign:
         out.print(f"[dim]not touched: {ns} (a lab of another state root)[/dim]")
     for what, why in report.not_ours[:NOT_OURS_SHOWN]:

@@ -5,7 +5,11 @@
 - a namespace (`ml-<instance>--<node>`) is ours when such a record names it;
 - a process is ours when its pid file lies in such a folder and its command line names the
   folder (a pid file alone could name a pid the system has since given to someone else);
-- a lock file `<instance>.lock` is ours when it carries the project's mark and nothing holds it.
+- a lock file `<instance>.lock` is ours when it carries the project's mark and nothing holds it;
+- a lab's registry (`_registry/<instance>/`, namespace `mlirr-<instance>`: manrs_lab.irr_registry)
+  is left over when its folder holds a registry record marked as a lab instance's and no
+  instance of this root has that name (a registry started by `manrs-lab registry up` is
+  someone's on purpose: reported, left alone; a lab instance's goes with its instance).
 Everything else (other folders and files in the root, namespaces whose record is in another
 root or nowhere, processes of anyone else) is reported and left alone. A healthy instance, and
 one whose lock is held (an `up`, check or `down` at work), is never touched.
@@ -19,6 +23,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from manrs_lab import irr_registry
 from manrs_lab.drivers.daemons import require_binaries
 from manrs_lab.errors import LabError
 from manrs_lab.instance import (
@@ -56,13 +61,20 @@ class DoctorReport:
     namespaces: list[str] = field(default_factory=list)  # ours, of no healthy instance
     processes: list[tuple[int, str]] = field(default_factory=list)
     locks: list[str] = field(default_factory=list)  # lock files of instances that are gone
+    registries: list[str] = field(default_factory=list)  # lab registries whose instance is gone
     problems: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)  # namespaces of other state roots' labs
     not_ours: list[tuple[str, str]] = field(default_factory=list)  # (what, why left alone)
 
     @property
     def clean(self) -> bool:
-        return not (self.stale_instances or self.namespaces or self.processes or self.locks)
+        return not (
+            self.stale_instances
+            or self.namespaces
+            or self.processes
+            or self.locks
+            or self.registries
+        )
 
 
 def _record(root: Path, name: str) -> Instance | None:
@@ -115,6 +127,8 @@ def instance_processes(folder: Path) -> list[tuple[int, str]]:
 def _alive(inst: Instance) -> bool:
     try:
         runtime = make_runtime(inst.runtime, load_lab(inst.lab_folder))
+        if inst.registry and not irr_registry.alive(inst.registry):
+            return False
         return bool(inst.nodes) and all(runtime.node_running(inst, n) for n in inst.nodes)
     except LabError:
         return False
@@ -129,7 +143,8 @@ def examine() -> DoctorReport:
         report.problems.append(str(exc))
     ours: dict[str, Instance] = {}  # instance name -> record, for every instance of this root
     stale: dict[str, Instance] = {}
-    entries = sorted(root.iterdir()) if root.is_dir() else []
+    # Lab registries' folders (`_registry/`) are judged last, once the instances are known.
+    entries = sorted(set(root.iterdir()) - {irr_registry.registries_dir()}) if root.is_dir() else []
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             inst = _record(root, entry.name)
@@ -173,7 +188,43 @@ def examine() -> DoctorReport:
             report.not_ours.append((f"namespace {ns}", "no record in this state root names it"))
     for inst in stale.values():
         report.processes += instance_processes(root / inst.name)
+    _examine_registries(report, ours, others)
     return report
+
+
+def _examine_registries(
+    report: DoctorReport, ours: dict[str, Instance], others: list[Path]
+) -> None:
+    """Lab registries (`_registry/<name>/`) whose instance is gone, and `mlirr-` namespaces."""
+    folder = irr_registry.registries_dir()
+    judged: set[str] = set()
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    for entry in entries:
+        name = entry.name
+        if not INSTANCE_RE.fullmatch(name) or not (entry / irr_registry.RECORD).is_file():
+            report.not_ours.append((str(entry), "no registry record"))
+            continue
+        judged.add(name)
+        if not irr_registry.is_lab_registry(name):
+            report.not_ours.append(
+                (str(entry), f"a registry started by hand (`manrs-lab registry down {name}`)")
+            )
+        elif name in ours:
+            continue  # a lab instance's: it goes with its instance
+        elif is_locked(lock_path(name, report.root)):
+            report.busy.append((name, holder(lock_path(name, report.root))))
+        else:
+            report.registries.append(name)
+    for ns in sorted(existing_namespaces()):
+        if not ns.startswith(irr_registry.NETNS_PREFIX):
+            continue
+        name = ns[len(irr_registry.NETNS_PREFIX) :]
+        if name in judged:
+            continue
+        if any((r / irr_registry.registries_dir().name / name).exists() for r in others):
+            report.foreign.append(ns)
+        else:
+            report.not_ours.append((f"namespace {ns}", "no registry record in this state root"))
 
 
 def fix(report: DoctorReport) -> None:
@@ -201,6 +252,15 @@ def fix(report: DoctorReport) -> None:
         if pid_alive(pid) and any(f"{root / n}/" in text for n in report.stale_instances)
     ]
     stop_processes(survivors)
+    for name in report.registries:
+        with (
+            contextlib.suppress(InstanceBusy),
+            instance_lock(name, "`doctor`", wait=False, root=root) as lock,
+        ):
+            if not (root / name).exists() and irr_registry.is_lab_registry(name):
+                irr_registry.stop(name)
+            if not (root / name).exists():
+                lock.unlink(missing_ok=True)
     for lock_name in report.locks:
         name = lock_name[: -len(LOCK_SUFFIX)]
         with (
@@ -224,5 +284,7 @@ def _remove_instance(root: Path, inst: Instance) -> None:
     stop_processes([pid for ns in owned for pid in namespace_pids(ns)])
     if owned:
         run(["ip", "-force", "-batch", "-"], input_text="".join(f"netns del {n}\n" for n in owned))
+    if inst.registry:
+        irr_registry.stop(inst.registry)
     if not set(owned) & existing_namespaces():
         shutil.rmtree(folder, ignore_errors=True)

@@ -42,6 +42,9 @@ class Instance:
     # `clab-<clab_name>-<node>`) and the topology file it was deployed from.
     clab_name: str = ""
     clab_topology: str = ""
+    # The lab's routing registry (manrs_lab.irr_registry), named like the instance; recorded
+    # before it starts, so `down` and `doctor` stop a half-started one too. "": none.
+    registry: str = ""
 
     @property
     def folder(self) -> Path:

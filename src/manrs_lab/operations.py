@@ -349,6 +349,7 @@ def _record_verdicts(report: GradeReport, progress: Progress) -> None:
 
 
 SHELL_SOLUTION_SUFFIX = ".sh"
+REGISTRY_SOLUTION_SUFFIX = ".rpsl"  # an update of the lab's registry (irr_registry.updates)
 
 
 NODE_DIR_ENV = "MANRS_LAB_NODE_DIR"
@@ -422,6 +423,13 @@ def _apply_solution(running: RunningLab, node: str, path: Path, progress: Progre
     text = path.read_text()
     if path.suffix == SHELL_SOLUTION_SUFFIX:
         run_shell_solution(running, node, text)
+    elif path.suffix == REGISTRY_SOLUTION_SUFFIX:
+        # `node`'s operator updates the lab's registry (password: and delete: lines inside).
+        from manrs_lab.irr_registry import updates  # noqa: PLC0415 - rarely needed
+
+        if not running.registry:
+            raise LabError(f"{path.name}: a registry update, but lab {running.lab.id} has none")
+        updates.apply_update(running.registry, text)
     elif running.lab.topology.nodes[node].role is Role.RTR:
         # A solution for the RTR cache is the VRP file to publish (labs about ROAs).
         from manrs_lab import roa  # noqa: PLC0415 - the ROA portal needs the drivers

@@ -127,6 +127,19 @@ CHECK_KINDS: dict[str, tuple[int | None, Role]] = {
     "traffic_ends_at": (None, Role.CONTEXT),
     "origin_announces_only": (None, Role.CONTEXT),
     "route_rpki_state": (None, Role.CONTEXT),
+    # Registry content (the coordination lab): Actions 3 and 4 are measured from the registry
+    # itself (`coordination_action`, `validation_action`), not from these checks' verdicts.
+    "incident_reported": (3, Role.CONTEXT),
+    "registry_contacts_resolve": (3, Role.CONTEXT),
+    "registry_abuse_contact": (3, Role.CONTEXT),
+    "originated_routes_registered": (4, Role.CONTEXT),
+    "route_objects_current": (4, Role.CONTEXT),
+    # The irr-and-roa lab: the customer filter built from the registry is Action 1 filtering;
+    # the customer's route object and ROA are someone else's Action 4, context here.
+    "registry_answers": (None, Role.GATE),
+    "filter_matches_registry": (1, Role.REFUSE),
+    "registry_route_object": (None, Role.CONTEXT),
+    "roa_authorizes": (None, Role.CONTEXT),
 }
 
 

@@ -31,6 +31,12 @@ class RunningLab:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _host_addresses: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def registry(self) -> str | None:
+        """The lab's routing registry (for manrs_lab.irr_registry's query, bgpq4, submit):
+        named like the instance; None when the lab has none."""
+        return self.instance.registry or None
+
     def handle(self, node: str) -> NodeHandle:
         try:
             spec_node = self.lab.topology.nodes[node]

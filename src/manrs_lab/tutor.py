@@ -36,6 +36,8 @@ CURRICULUM = (
     "anti-spoofing",
     "route-leak",
     "ixp-route-server",
+    "irr-and-roa",
+    "coordination",
     "manrs-capstone",
     "manrs-capstone-bird",
 )

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manrs_lab.errors import LabError
-from manrs_lab.instance import validate_instance_name
+from manrs_lab.instance import pid_alive, validate_instance_name
 from manrs_lab.paths import config_check_cache, state_root
 from manrs_lab.progress import Progress, SilentProgress
 from manrs_lab.runtime.netns import existing_namespaces, namespace_pids, stop_processes
@@ -50,7 +50,16 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 WORLD = DATA_DIR / "world.rpsl"
 PG_USER = "postgres"
 START_TIMEOUT = 60.0
+# A lab's registry is one veth away from the learner's router: a link-local /30 between the
+# router's `irr0` and the registry's `lab0`. Nothing routes past it: the registry's namespace
+# has no other interface but `lo` and no route but the link's own.
+LAB_IFACE = "irr0"
+REGISTRY_IFACE = "lab0"
+LAB_ROUTER_ADDRESS = "169.254.43.1/30"
+LAB_REGISTRY_ADDRESS = "169.254.43.2/30"
+LAB_WHOIS_HOST = "169.254.43.2"  # what the learner gives whois -h and bgpq4 -h
 RECORD = "registry.json"
+LAB_MARK = "lab-instance"  # in a lab instance's registry folder: `up` started it
 TEMPLATE_VERSION = "1"  # bump when the template's making changes
 
 
@@ -141,7 +150,10 @@ def _run(
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
     input_text: str | None = None,
+    cwd: Path | None = None,
 ) -> str:
+    # The unprivileged user's programs run in a folder of the registry's: the caller's working
+    # directory may be one it cannot read (a notebook's, under /root), and IRRd's imports stat it.
     try:
         proc = subprocess.run(
             argv,
@@ -151,6 +163,7 @@ def _run(
             check=False,
             env=env,
             input=input_text,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired:
         raise RegistryError(f"{what}: timed out after {timeout:g} s") from None
@@ -176,10 +189,16 @@ def _irrd_env() -> dict[str, str]:
     return env
 
 
-def irrd_config(folder: Path) -> dict[str, object]:
-    """IRRd's settings: unix sockets for PostgreSQL and Redis, servers on the namespace's
-    loopback, one source (authoritative: it takes submissions), RPKI and e-mail off the net."""
+def irrd_config(folder: Path, lab_link: bool = False) -> dict[str, object]:
+    """IRRd's settings: unix sockets for PostgreSQL and Redis, whois and HTTP servers on the
+    namespace's loopback (on 0.0.0.0 for a lab's registry, `lab_link`, whose namespace also has
+    the link to the learner's router), one source (authoritative: it takes submissions), RPKI
+    and e-mail off the net."""
     run = folder / "run"
+    interface = "0.0.0.0" if lab_link else "127.0.0.1"
+    # IRRd's HTTP server answers only requests for its URL's host (Starlette's trusted host):
+    # a lab's registry is asked at its link address, from the learner's router and by `submit`.
+    http_host = LAB_WHOIS_HOST if lab_link else "127.0.0.1"
     return {
         "irrd": {
             "database_url": f"postgresql:///irrd?host={run}&user={PG_USER}",
@@ -193,12 +212,16 @@ def irrd_config(folder: Path) -> dict[str, object]:
                 # refreshes it a moment after a change, so with several a filter built just
                 # after an update could come from a worker not yet refreshed. One learner's
                 # queries are short and few; one worker also saves about 100 MB.
-                "whois": {"interface": "127.0.0.1", "port": WHOIS_PORT, "max_connections": 1},
+                "whois": {
+                    "interface": interface,
+                    "port": WHOIS_PORT,
+                    "max_connections": 1,
+                },
                 "http": {
-                    "interface": "127.0.0.1",
+                    "interface": interface,
                     "port": HTTP_PORT,
                     "workers": 1,
-                    "url": f"http://127.0.0.1:{HTTP_PORT}/",
+                    "url": f"http://{http_host}:{HTTP_PORT}/",
                 },
             },
             "auth": {
@@ -219,11 +242,11 @@ def irrd_config(folder: Path) -> dict[str, object]:
     }
 
 
-def _write_config(folder: Path) -> Path:
+def _write_config(folder: Path, lab_link: bool = False) -> Path:
     import yaml  # noqa: PLC0415
 
     config = folder / "irrd.yaml"
-    config.write_text(yaml.safe_dump(irrd_config(folder), sort_keys=False))
+    config.write_text(yaml.safe_dump(irrd_config(folder, lab_link), sort_keys=False))
     (folder / "gnupg").mkdir(mode=0o700, exist_ok=True)
     return config
 
@@ -251,6 +274,7 @@ def _start_postgres(name: str, folder: Path) -> int:
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     log.close()
     _wait((run / ".s.PGSQL.5432").exists, proc, "PostgreSQL", folder / "postgres.log")
@@ -324,6 +348,7 @@ def _make_template(root: Path) -> None:
             ]
         ),
         "initdb",
+        cwd=root,
     )
     argv = [str(pg_bin_dir() / "postgres"), "-D", str(root / "pgdata"), "-k", str(root / "run")]
     for setting in PG_SETTINGS:
@@ -336,12 +361,14 @@ def _make_template(root: Path) -> None:
             stderr=out,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=root,
         )
     try:
         _wait((root / "run" / ".s.PGSQL.5432").exists, proc, "PostgreSQL", log)
         _run(
             _as_postgres([str(pg_bin_dir() / "createdb"), "-h", str(root / "run"), "irrd"]),
             "createdb",
+            cwd=root,
         )
         _run(
             _as_postgres(
@@ -357,12 +384,14 @@ def _make_template(root: Path) -> None:
                 ]
             ),
             "psql",
+            cwd=root,
         )
         config = _write_config(root)
         _run(
             [str(irrd_bin_dir() / "irrd_database_upgrade"), "--config", str(config)],
             "irrd_database_upgrade",
             env=_irrd_env(),
+            cwd=root,
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -372,8 +401,18 @@ def _make_template(root: Path) -> None:
     (root / "done").write_text("ok\n")
 
 
-def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Registry:
-    """Start the registry `name` with the objects of `data` (RPSL); undone if anything fails."""
+def start(
+    name: str,
+    data: Path = WORLD,
+    progress: Progress | None = None,
+    *,
+    lab_link: bool = False,
+) -> Registry:
+    """Start the registry `name` with the objects of `data` (RPSL); undone if anything fails.
+
+    `lab_link`: a lab's registry, whose whois server and submission API also answer on the link
+    `connect` adds to the learner's router (they listen on every address of its namespace: its
+    loopback and that one link, which leads nowhere else)."""
     progress = progress or SilentProgress()
     why = missing_programs()
     if why:
@@ -393,6 +432,8 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
         raise RegistryError(running) from None
     pids: dict[str, int] = {}
     _save(Registry(name, folder, pids))
+    if lab_link:
+        (folder / LAB_MARK).write_text(f"{name}\n")  # a lab instance's (`doctor` reads it)
     add = subprocess.run(["ip", "netns", "add", netns(name)], capture_output=True, check=False)
     if add.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
@@ -402,7 +443,7 @@ def start(name: str, data: Path = WORLD, progress: Progress | None = None) -> Re
         (folder / "run").mkdir()
         _run(["ip", "-n", netns(name), "link", "set", "lo", "up"], "ip link set lo up")
         _run(["cp", "-a", str(template), str(folder / "pgdata")], "copying the database template")
-        config = _write_config(folder)
+        config = _write_config(folder, lab_link)
         (folder / "irrd.log").touch()
         for path in (folder, folder / "run", folder / "irrd.log", folder / "gnupg"):
             shutil.chown(path, PG_USER, PG_USER)
@@ -445,6 +486,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=redis_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     redis_log.close()
     pids["redis"] = redis.pid
@@ -467,6 +509,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stderr=mail_log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=folder,
     )
     mail_log.close()
     pids["mail"] = mail.pid
@@ -493,6 +536,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         ),
         f"loading {data}",
         env=_irrd_env(),
+        cwd=folder,
     )
     progress.step(f"registry {name}: starting IRRd")
     irrd_log = (folder / "irrd.out").open("ab")
@@ -503,6 +547,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         env=_irrd_env(),
+        cwd=folder,
     )
     irrd_log.close()
     pids["irrd"] = irrd.pid
@@ -510,6 +555,38 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
     registry = Registry(name, folder, pids)
     _wait(lambda: _answers(registry), irrd, "IRRd", folder / "irrd.log")
     return registry
+
+
+def connect(name: str, node_netns: str) -> None:
+    """The link from a lab node's namespace (the learner's router) to registry `name`:
+    `irr0` (169.254.43.1/30) there, `lab0` (169.254.43.2/30) in the registry's namespace.
+    It goes with either namespace (a veth pair dies with its first end)."""
+    load(name)
+    ns = netns(name)
+    _run(
+        [
+            "ip",
+            "link",
+            "add",
+            LAB_IFACE,
+            "netns",
+            node_netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            REGISTRY_IFACE,
+            "netns",
+            ns,
+        ],
+        f"linking {node_netns} to the registry",
+    )
+    for where, iface, address in (
+        (node_netns, LAB_IFACE, LAB_ROUTER_ADDRESS),
+        (ns, REGISTRY_IFACE, LAB_REGISTRY_ADDRESS),
+    ):
+        _run(["ip", "-n", where, "addr", "add", address, "dev", iface], f"address on {iface}")
+        _run(["ip", "-n", where, "link", "set", iface, "up"], f"{iface} up")
 
 
 def _answers(registry: Registry) -> bool:
@@ -582,6 +659,20 @@ def _children(pids: list[int]) -> list[int]:
     return found
 
 
+def is_lab_registry(name: str) -> bool:
+    """Started by a lab's `up` (named like its instance), not by `manrs-lab registry up`."""
+    return (registry_dir(name) / LAB_MARK).is_file()
+
+
+def alive(name: str) -> bool:
+    """Registry `name` has a record and every process it recorded (IRRd among them) lives."""
+    try:
+        registry = load(name)
+    except RegistryError:
+        return False
+    return "irrd" in registry.pids and all(pid_alive(p) for p in registry.pids.values())
+
+
 def running() -> list[str]:
     folder = registries_dir()
     if not folder.is_dir():
@@ -651,7 +742,10 @@ def submit(
     body: dict[str, object] = {"objects": objects, "passwords": passwords or []}
     if delete_reason is not None:
         body["delete_reason"] = delete_reason
-    url = f"http://127.0.0.1:{HTTP_PORT}/v1/submit/"
+    # A lab's registry answers at its link address (irrd_config), which its namespace holds
+    # once `connect` made the link.
+    host = LAB_WHOIS_HOST if is_lab_registry(name) else "127.0.0.1"
+    url = f"http://{host}:{HTTP_PORT}/v1/submit/"
     method = "DELETE" if delete_reason is not None else "POST"
     out = _run(
         _in_ns(name, [sys.executable, "-c", SUBMIT_CLIENT, url, method]),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from manrs_lab import irr_registry
 from manrs_lab.irr import StderrProgress
+from manrs_lab.paths import state_root
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
@@ -19,6 +20,11 @@ def cmd_registry(args: argparse.Namespace) -> int:
             f"{irr_registry.netns(args.name)}"
         )
     elif args.action == "down":
+        if irr_registry.is_lab_registry(args.name) and (state_root() / args.name).exists():
+            raise irr_registry.RegistryError(
+                f"registry {args.name} is lab instance {args.name}'s: it stops with the lab "
+                f"(`manrs-lab down {args.name}`)"
+            )
         irr_registry.stop(args.name)
         print(f"registry {args.name} stopped")
     elif args.action == "list":

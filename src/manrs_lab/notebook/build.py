@@ -224,12 +224,35 @@ def _inspection(lab: LoadedLab, cells: _Cells) -> None:
     table = f"%vtysh {learner} show bgp ipv4 unicast" if frr else f"%birdc {learner} show route"
     cells.code("inspect-table", table)
     cells.code("inspect-config", f"%router_config {learner}")
+    if lab.spec.registry is not None:
+        asn = lab.topology.nodes[learner].asn
+        cells.markdown(
+            "look-around-registry",
+            "This lab has its own routing registry (IRRd): `%whois QUERY` asks it what "
+            f"`whois -h 169.254.43.2 QUERY` answers on {learner}, and a cell starting with "
+            "`%%registry_update` sends objects to it through its submission interface.",
+        )
+        cells.code("inspect-registry", f"%whois AS{asn}")
     for i, node in enumerate(_observers(lab), start=1):
         cells.code(f"inspect-observer-{i}", f'lab.routes("{node}")')
 
 
+def _registry_work(lab: LoadedLab) -> bool:
+    """The learner's work is a registry update (the reference solution is one)."""
+    path = lab.spec.solution.get(lab.spec.learner)
+    return path is not None and path.endswith(".rpsl")
+
+
 def _work_header(lab: LoadedLab) -> str:
     learner = lab.spec.learner
+    if _registry_work(lab):
+        return (
+            "%%registry_update\n"
+            "# Sent to the lab's registry when you run this cell, as an operator mails an IRR:\n"
+            "# objects separated by blank lines (an object sent replaces the one of that name),\n"
+            "# `password: PW` lines for the maintainer, `delete: REASON` inside an object to\n"
+            "# delete it. Lines starting with # are comments."
+        )
     if lab.topology.nodes[learner].role is Role.BIRD:
         return (
             f"%%router_config {learner}\n"
@@ -304,17 +327,18 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
             f'lab.assert_task("{task.id}")',
             task.points,
         )
-    cells.markdown(
-        "submit-text",
-        "## Check and submit\n\n"
-        "**Check** in the panel grades every task again. Before you hand in this notebook, run "
-        f"the cell below: it saves `{learner}`'s running configuration in "
-        f"`.manrs-lab/{lab.id}/` beside the notebook, and that is what the grader replays "
-        "(checks and grade cells save it too). The notebook's outputs are not graded.\n\n"
-        + _readiness_note(lab)
-        + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
-    )
-    cells.code("submit", "lab.save()")
+    if _registry_work(lab):
+        cells.markdown(
+            "submit-text",
+            "## Check\n\n"
+            "**Check** in the panel grades every task again. Your work lives in the lab's "
+            "registry, not in a router's configuration: it is graded on the live lab (Check, "
+            "grade cells), and it is gone once the lab stops.\n\n"
+            + _readiness_note(lab)
+            + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
+        )
+    else:
+        _submit_cells(lab, cells)
     nb = nbformat.v4.new_notebook()
     nb.cells = cells.cells
     nb.metadata = {
@@ -329,6 +353,21 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
     nbformat.validate(nb)
     built: NotebookNode = nb
     return built
+
+
+def _submit_cells(lab: LoadedLab, cells: _Cells) -> None:
+    learner = lab.spec.learner
+    cells.markdown(
+        "submit-text",
+        "## Check and submit\n\n"
+        "**Check** in the panel grades every task again. Before you hand in this notebook, run "
+        f"the cell below: it saves `{learner}`'s running configuration in "
+        f"`.manrs-lab/{lab.id}/` beside the notebook, and that is what the grader replays "
+        "(checks and grade cells save it too). The notebook's outputs are not graded.\n\n"
+        + _readiness_note(lab)
+        + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
+    )
+    cells.code("submit", "lab.save()")
 
 
 def notebook_text(nb: NotebookNode) -> str:

@@ -7,6 +7,9 @@
     %router_config NODE         print the node's running configuration
     %%router_config NODE        apply the cell: FRR commands on top of the running configuration,
                                 or a whole new bird.conf for BIRD
+    %whois QUERY…               a query to the lab's routing registry (labs with a registry)
+    %%registry_update           send the cell to the lab's registry: RPSL objects, `password:`
+                                lines, `delete: REASON` inside an object to delete it
 
 Registered when a `Lab` is created in IPython, or with `%load_ext manrs_lab.notebook`.
 `%%sh NODE` replaces IPython's own `%%sh` cell magic for the session.
@@ -124,11 +127,34 @@ def router_config(line: str, cell: str | None = None) -> None:
         print(lab.apply_config(args[0], cell))
 
 
+@_guard
+def whois(line: str, cell: str | None = None) -> None:
+    """%whois QUERY: the lab's routing registry (e.g. %whois AS64500, %whois -i mnt-by MNT)."""
+    query = " ".join(part for part in (line.strip(), *_lines(cell)) if part)
+    if not query:
+        raise UsageError("usage: %whois QUERY, e.g. %whois AS64500 or %whois -r -T irt IRT-X")
+    print(session.current_lab().whois(query), end="")
+
+
+@_guard
+def registry_update(line: str, cell: str | None = None) -> None:
+    """%%registry_update: send the cell's objects to the lab's registry (IRRd's mail format:
+    `password:` lines, `delete: REASON` inside an object)."""
+    if cell is None:
+        raise UsageError("usage: %%registry_update, then the objects in the cell")
+    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in cell.splitlines()):
+        print("nothing sent to the registry: the cell holds only comments")
+        return
+    print(session.current_lab().registry_update(cell))
+
+
 MAGICS: dict[str, MagicFn] = {
     "vtysh": vtysh,
     "birdc": birdc,
     "sh": sh,
     "router_config": router_config,
+    "whois": whois,
+    "registry_update": registry_update,
 }
 
 

@@ -228,6 +228,17 @@ def replay(
     progress = progress or SilentProgress()
     found = _accepted(lab, notebook_dir, task if lab.staged else None)
     refused = list(found.refused)
+    if lab.spec.registry is not None:
+        # Say so rather than grade in silence: a saved notebook holds router configurations,
+        # not the registry's objects, which start again from the lab's data here.
+        refused.append(
+            Refusal(
+                "registry",
+                "the lab's routing registry is not saved with a notebook: it starts again from "
+                "the lab's data, without your objects (grade this lab live: Check, or its "
+                "grade cells while the lab runs)",
+            )
+        )
     missing = [n for n in editable_nodes(lab) if n not in found.configs]
     name = grading_instance_name(lab.id)
     private = Path(tempfile.mkdtemp(prefix="manrs-lab-grade-"))

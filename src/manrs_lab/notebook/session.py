@@ -704,6 +704,33 @@ class Lab:
     def running_config(self, node: str) -> str:
         return replay_mod.current_config(self.running, node)
 
+    def _registry(self) -> str:
+        registry = self.running.registry
+        if not registry:
+            raise LabError(f"lab {self.id} has no routing registry")
+        return registry
+
+    def whois(self, query: str) -> str:
+        """A whois query to the lab's registry: what `whois -h 169.254.43.2 QUERY` answers on
+        the learner's router (`-r`, `-T CLASS`, `-i ATTRIBUTE VALUE`, `!gAS64500`...)."""
+        from manrs_lab import irr_registry  # noqa: PLC0415 - only labs with a registry
+
+        return irr_registry.query(self._registry(), query)
+
+    def registry_update(self, text: str) -> str:
+        """Create, change or delete objects in the lab's registry, as an operator mails them to
+        an IRR: RPSL objects separated by blank lines, `password: PW` lines (the maintainer's),
+        `delete: REASON` inside an object to delete it. Sent through the registry's submission
+        interface; raises LabError with the registry's answer if it refused any object."""
+        from manrs_lab.irr_registry import updates  # noqa: PLC0415 - only labs with a registry
+
+        self.wait()
+        with self._ops:
+            registry = self._registry()
+            self.mark_changed()
+            results = updates.apply_update(registry, text)
+        return "\n".join(r.report for r in results)
+
     def apply_config(self, node: str, text: str) -> str:
         """FRR: commands applied on top of the running config. BIRD: a whole new bird.conf."""
         role = self._role(node)

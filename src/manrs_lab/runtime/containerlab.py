@@ -113,6 +113,13 @@ class ContainerlabRuntime:
 
     # -- deploy ---------------------------------------------------------------------------
     def deploy(self, instance: Instance, progress: Progress) -> None:
+        if self.lab.spec.registry is not None:
+            # The registry (IRRd, PostgreSQL, Redis) runs in a network namespace beside the
+            # lab's; wiring it to a container is not built (docs/architecture.md).
+            raise DeployError(
+                f"lab {self.lab.id} has a routing registry (lab.yaml `registry:`), which only "
+                "the netns runtime starts: run it with `--runtime netns` (the default)"
+            )
         binary = require_containerlab()
         self.docker.client()  # a LabError naming what to install when Docker is missing
         self._require_images()

@@ -179,15 +179,41 @@ class NetnsRuntime:
                 "behind (`manrs-lab doctor --dry-run` shows whose they are, `manrs-lab doctor` "
                 "removes a crashed run's)"
             )
+        from manrs_lab import irr_registry  # noqa: PLC0415 - it imports this module
+
+        data = self.lab.registry_data
+        if data is not None:
+            if (
+                irr_registry.registry_dir(instance.name).exists()
+                or irr_registry.netns(instance.name) in existing_namespaces()
+            ):
+                # Someone's registry of that name (`manrs-lab registry up`): never ours to stop.
+                raise DeployError(
+                    f"a registry named {instance.name!r} exists already (its namespace "
+                    f"{irr_registry.netns(instance.name)} or folder "
+                    f"{irr_registry.registry_dir(instance.name)}): stop it (`manrs-lab "
+                    f"registry down {instance.name}`) or give `--instance OTHER-NAME`"
+                )
+            instance.registry = instance.name
         instance.save()
         ensure_neighbour_room(progress)
         try:
-            # The configs' dry runs and the namespaces and links are independent: overlap them.
-            with ThreadPoolExecutor(max_workers=1) as side:
+            # The lab's registry (seconds: PostgreSQL, IRRd) starts beside the lab's network and
+            # daemons; the configs' dry runs and the namespaces and links overlap too.
+            with ThreadPoolExecutor(max_workers=2) as side:
+                registry = (
+                    side.submit(self._start_registry, instance, data, progress)
+                    if data is not None
+                    else None
+                )
                 checked = side.submit(self._prepare, instance, progress)
                 self._create_network(instance, progress)
                 checked.result()
-            self._start_daemons(instance, progress)
+                self._start_daemons(instance, progress)
+                if registry is not None:
+                    registry.result()
+                    irr_registry.connect(instance.registry, instance.netns(self.lab.spec.learner))
+                    progress.node(self.lab.spec.learner, "linked to the registry")
         except BaseException as exc:
             progress.step("deploy failed: removing what was created")
             self.destroy(instance, progress)
@@ -196,6 +222,12 @@ class NetnsRuntime:
             if isinstance(exc, Exception):
                 raise DeployError(f"deploying {instance.name!r} failed: {exc}") from exc
             raise
+
+    @staticmethod
+    def _start_registry(instance: Instance, data: Path, progress: Progress) -> None:
+        from manrs_lab import irr_registry  # noqa: PLC0415 - it imports this module
+
+        irr_registry.start(instance.registry, data, progress, lab_link=True)
 
     def _prepare(self, instance: Instance, progress: Progress) -> None:
         progress.step("checking router configurations")
@@ -402,6 +434,8 @@ class NetnsRuntime:
 
     # -- destroy --------------------------------------------------------------------------
     def destroy(self, instance: Instance, progress: Progress) -> None:
+        from manrs_lab import irr_registry  # noqa: PLC0415 - it imports this module
+
         progress.step(f"stopping daemons of {instance.name}")
         present = existing_namespaces()
         namespaces = [ns for ns in instance.namespaces if ns in present]
@@ -425,7 +459,12 @@ class NetnsRuntime:
         if namespaces:
             batch = "".join(f"netns del {ns}\n" for ns in namespaces)
             run(["ip", "-force", "-batch", "-"], input_text=batch)
+        if instance.registry:
+            progress.step(f"stopping registry {instance.registry}")
+            irr_registry.stop(instance.registry)
         left = set(namespaces) & existing_namespaces()
+        if instance.registry and irr_registry.netns(instance.registry) in existing_namespaces():
+            left.add(irr_registry.netns(instance.registry))
         if left:
             raise LabError(f"could not remove namespaces {', '.join(sorted(left))}")
         instance.remove_folder()

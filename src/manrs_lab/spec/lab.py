@@ -416,6 +416,17 @@ class Converged(Strict):
     timeout: float = Field(default=30.0, gt=0, le=300)
 
 
+class RegistrySpec(Strict):
+    """The lab's routing registry: a real IRRd started with the lab (`up`), named like the lab
+    instance, reachable by whois and bgpq4 from the learner's router and from the learner's
+    terminal or notebook (`manrs-lab registry whois|submit INSTANCE ...`)."""
+
+    data: str = Field(
+        description="RPSL file the registry starts with (mntner, aut-num, as-set, route "
+        "objects...), relative to the lab folder and inside it"
+    )
+
+
 class LabSpecFile(Strict):
     schema_version: Literal[1] = Field(alias="schema")
     id: Annotated[str, Field(pattern=ID_RE)]
@@ -431,6 +442,10 @@ class LabSpecFile(Strict):
     tasks: list[Task] = Field(min_length=1)
     checks: list[Check] = Field(min_length=1)
     converged: Converged = Field(default_factory=Converged)
+    registry: RegistrySpec | None = Field(
+        default=None,
+        description="a routing registry (IRRd) started with the lab; absent: the lab has none",
+    )
 
     @field_validator("topology")
     @classmethod

@@ -43,6 +43,13 @@ class Lab:
         return self.folder / self.spec.solution[node]
 
     @property
+    def registry_data(self) -> Path | None:
+        """The RPSL file the lab's registry starts with; None: the lab has no registry."""
+        if self.spec.registry is None:
+            return None
+        return self.folder / self.spec.registry.data
+
+    @property
     def staged(self) -> bool:
         """Tasks are successive states, each with its own solution (see `Task.solution`)."""
         return any(task.solution for task in self.spec.tasks)
@@ -257,6 +264,14 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
         if name not in spec.nodes:
             problems.append(f"solution.{name}: not a node with a config")
         elif (problem := lab_file_problem(folder, rel, f"solution.{name}")) is not None:
+            problems.append(problem)
+
+    if spec.registry is not None:
+        rel = spec.registry.data
+        problem = lab_file_problem(folder, rel, "registry.data")
+        if problem is None and not (folder / rel).resolve().is_relative_to(folder):
+            problem = f"registry.data: {rel!r} is outside the lab folder {folder}"
+        if problem is not None:
             problems.append(problem)
 
     task_ids = [t.id for t in spec.tasks]
