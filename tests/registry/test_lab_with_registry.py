@@ -190,3 +190,34 @@ def test_containerlab_refuses_a_registry_lab(tmp_path, name):
         )
     assert not (state_root() / name).exists()
     assert registry_leftovers(name) == []
+
+
+def test_two_instances_have_their_own_registries(tmp_path, name):
+    """Many learners, one machine: each instance's edge reaches its own registry at the same
+    address, and one learner's update is not in the other's."""
+    lab = str(content(tmp_path))
+    other = f"{name}-b"
+    first = operations.up(lab, SilentProgress(), instance=name).running
+    try:
+        second = operations.up(lab, SilentProgress(), instance=other).running
+        try:
+            assert first.registry == name
+            assert second.registry == other
+            route = "route: 198.18.1.128/25\norigin: AS64501\nmnt-by: MAINT-CUST1\nsource: LABIRR\n"
+            assert irr_registry.submit(name, route, ["cust1-lab-pw"]).ok
+            host = irr_registry.LAB_WHOIS_HOST
+            seen = {
+                r.instance.name: r.handle("edge").exec(["whois", "-h", host, "!gAS64501"]).stdout
+                for r in (first, second)
+            }
+            assert "198.18.1.128/25" in seen[name]
+            assert "198.18.1.0/24" in seen[other]
+            assert "198.18.1.128/25" not in seen[other]
+        finally:
+            operations.down(other, SilentProgress())
+    finally:
+        operations.down(name, SilentProgress())
+    assert registry_leftovers(name) == []
+    assert registry_leftovers(other) == []
+    assert lab_leftovers(name, NODES) == []
+    assert lab_leftovers(other, NODES) == []
