@@ -125,6 +125,11 @@ def instance_processes(folder: Path) -> list[tuple[int, str]]:
 
 
 def _alive(inst: Instance) -> bool:
+    """Deployed and running. A record that says "not ready" with no `up` holding its lock is a
+    deploy that died half-way, whatever still runs (and a daemon just killed may still look
+    alive for a moment)."""
+    if not inst.ready:
+        return False
     try:
         runtime = make_runtime(inst.runtime, load_lab(inst.lab_folder))
         if inst.registry and not irr_registry.alive(inst.registry):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from conftest import REPO, leftovers, unique_instance
 from manrs_lab import doctor, operations
 from manrs_lab.errors import ConfigSyntaxError, DeployError
-from manrs_lab.instance import netns_name
+from manrs_lab.instance import netns_name, pid_alive
 from manrs_lab.paths import STATE_ENV
 from manrs_lab.progress import RecordingProgress, SilentProgress
 from manrs_lab.runtime.netns import existing_namespaces
@@ -109,6 +110,9 @@ def test_doctor_removes_what_a_crashed_run_left():
     record.write_text(json.dumps({**data, "ready": False}))
     pid = int((running.instance.node_dir("transit") / "run" / "bgpd.pid").read_text())
     os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # SIGKILL lands when the kernel next runs the process
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     report = doctor.examine()
     assert name in report.stale_instances
     assert {netns_name(name, n) for n in NODES} <= set(report.namespaces)
