@@ -210,9 +210,9 @@ def test_two_instances_have_their_own_registries(tmp_path, name):
                 r.instance.name: r.handle("edge").exec(["whois", "-h", host, "!gAS64501"]).stdout
                 for r in (first, second)
             }
-            assert "198.18.1.128/25" in seen[name]
-            assert "198.18.1.0/24" in seen[other]
-            assert "198.18.1.128/25" not in seen[other]
+            assert "198.18.1.128/25" in seen[name], seen
+            assert "198.18.1.0/24" in seen[other], seen
+            assert "198.18.1.128/25" not in seen[other], seen
         finally:
             operations.down(other, SilentProgress())
     finally:

@@ -50,6 +50,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 WORLD = DATA_DIR / "world.rpsl"
 PG_USER = "postgres"
 START_TIMEOUT = 60.0
+PRELOAD_TIMEOUT = 30.0  # s an accepted route change may take to reach bgpq4's answers
 # A lab's registry is one veth away from the learner's router: a link-local /30 between the
 # router's `irr0` and the registry's `lab0`. Nothing routes past it: the registry's namespace
 # has no other interface but `lo` and no route but the link's own.
@@ -786,12 +787,20 @@ def _wait_preloaded(name: str, response: dict[str, object]) -> None:
             ask = ("!6" if result["object_class"] == "route6" else "!g") + pk["origin"]
             present = str(result.get("type", "")).lower() != "delete"
             pending.append((ask, pk["prefix"], present))
-    deadline = time.monotonic() + 10
-    while pending and time.monotonic() < deadline:
+    deadline = time.monotonic() + PRELOAD_TIMEOUT
+    while pending:
         pending = [
             (q, prefix, present)
             for q, prefix, present in pending
             if (prefix.lower() in query(name, q).lower().split()) != present
         ]
-        if pending:
-            time.sleep(0.1)
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            # Accepted and stored, but bgpq4 would not see it yet: say so, never "done".
+            raise RegistryError(
+                f"registry {name}: the update was accepted, but after {PRELOAD_TIMEOUT:.0f} s "
+                f"its prefix queries still do not show it ({', '.join(q for q, _, _ in pending)}"
+                "): the machine is very busy; query again before building a filter"
+            )
+        time.sleep(0.1)
