@@ -8,12 +8,14 @@ PostgreSQL, Redis, bgpq4) and the real RTR cache, one boot for every state, in o
   contacts pass, route objects fail on the stale object, ROAs fail; the report says ready for
   coordination, lagging for global validation;
 - ROAs published with a loose maxLength: the ROA task fails, naming the maxLength;
+- the learner's own way to the end (the stale object deleted, the ROA replaced by a minimal
+  one): full marks, ready on all four;
 - the reference solution (`solve`: rpki.json, then edge.sh with its registry submission) from a
   notebook's Check: full marks, the readiness report comes with it, ready on all four.
 
 The notebook's readiness HTML of the unsolved and solved states is rendered by headless Chromium
 (when installed) into artifacts/readiness-manrs-ready-{unsolved,solved}.png: docs/images/ holds
-copies (docs/readiness.md). About 35 s (one boot, five full checks).
+copies (docs/readiness.md). About 45 s (one boot, six full checks).
 """
 
 from __future__ import annotations
@@ -98,6 +100,18 @@ source:         LABIRR
 """
 
 
+STALE_DELETED = """\
+password: edge-lab-pw
+
+route:          198.18.0.0/24
+descr:          Edge Networks, via upstream AS64503 (before AS64500)
+origin:         AS64503
+mnt-by:         MAINT-EDGE
+source:         LABIRR
+delete:         originated by AS64500 since 2019
+"""
+
+
 def router_part(script: str, *, exports: bool) -> str:
     """The reference script's routing policy and anti-spoofing (parts 1 and 2), without the
     registry update; `exports=False`: without the prefix lists towards transit and the peer."""
@@ -174,7 +188,17 @@ def test_manrs_ready_unsolved_wrong_and_solved(boot_lab, capsys, tmp_path):
     message = next(c.message for c in grade.checks if c.id == "roa-ipv4")
     assert "maxLength 24" in message
 
-    # The reference solution, then a notebook's Check: full marks and the report with it.
+    # The learner finishes in their own words: the stale object deleted, the ROA made minimal.
+    updates.apply_update(name, STALE_DELETED)
+    assert main(["roa", "-i", name, "remove", "198.18.0.0/24"]) == 0
+    assert main(["roa", "-i", name, "add", "198.18.0.0/24", "--max-length", "24"]) == 0
+    capsys.readouterr()
+    failed, report = assess(name)
+    assert failed == set()
+    assert verdicts(report) == dict.fromkeys((1, 2, 3, 4), Verdict.READY)
+
+    # The reference solution on top (it changes the objects, skips a deletion already made),
+    # then a notebook's Check: full marks and the report with it.
     operations.solve(name, SilentProgress())
     lab = Lab(LAB, instance=name, start=False, notebook_dir=tmp_path)
     assert lab.check().passed

@@ -147,10 +147,12 @@ submit() {  # METHOD: POST creates or changes, DELETE deletes; the JSON body on 
 submit POST <<'JSON'
 {"objects": [{"object_text": "role:           Edge Networks NOC\naddress:        Lab Street 1, Lab City\nphone:          +1 555 0101\ne-mail:         noc@edge.lab.invalid\nnic-hdl:        EDGE-NOC\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}, {"object_text": "role:           Edge Networks abuse desk\naddress:        Lab Street 1, Lab City\nphone:          +1 555 0102\ne-mail:         abuse@edge.lab.invalid\nnic-hdl:        EDGE-ABUSE\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}, {"object_text": "irt:            IRT-EDGE\naddress:        Lab Street 1, Lab City\ne-mail:         security@edge.lab.invalid\nabuse-mailbox:  abuse@edge.lab.invalid\nadmin-c:        EDGE-NOC\ntech-c:         EDGE-NOC\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}, {"object_text": "aut-num:        AS64500\nas-name:        EDGE-NETWORKS\ndescr:          Edge Networks, Lab City\nadmin-c:        EDGE-NOC\ntech-c:         EDGE-NOC\ntech-c:         EDGE-ABUSE\nremarks:        Abuse and security incidents (hijacks, leaks, spam): IRT-EDGE\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}, {"object_text": "route:          198.18.0.0/24\ndescr:          Edge Networks\norigin:         AS64500\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}, {"object_text": "route6:         2001:db8::/48\ndescr:          Edge Networks\norigin:         AS64500\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}], "passwords": ["edge-lab-pw"]}
 JSON
-# Stale: AS64503 no longer originates our prefix.
-submit DELETE <<'JSON'
+# Stale: AS64503 no longer originates our prefix (if the object is still there).
+if whois -h "$registry" '!r198.18.0.0/24,o' | grep -qw AS64503; then
+  submit DELETE <<'JSON'
 {"objects": [{"object_text": "route:          198.18.0.0/24\ndescr:          Edge Networks, via upstream AS64503 (before AS64500)\norigin:         AS64503\nmnt-by:         MAINT-EDGE\nsource:         LABIRR\n"}], "passwords": ["edge-lab-pw"], "delete_reason": "AS64503 no longer originates our prefix"}
 JSON
+fi
 # bgpq4 asks IRRd's prefix index, refreshed a moment after an update: wait for the IPv6 one.
 tries=0
 until whois -h "$registry" '!6AS64500' | grep -q '2001:db8::/48'; do
