@@ -40,6 +40,7 @@ CURRICULUM = (
     "coordination",
     "manrs-capstone",
     "manrs-capstone-bird",
+    "manrs-ready",  # the last: all four actions, the readiness report as its story
 )
 
 

@@ -243,9 +243,29 @@ def _registry_work(lab: LoadedLab) -> bool:
     return path is not None and path.endswith(".rpsl")
 
 
-def _work_header(lab: LoadedLab) -> str:
+# Check kinds that read only what the registry publishes (and what the learner's router
+# announces): a task graded by these alone is a registry update, whatever the rest of the lab.
+REGISTRY_WORK_KINDS = frozenset(
+    {
+        "incident_reported",
+        "registry_contacts_resolve",
+        "registry_abuse_contact",
+        "originated_routes_registered",
+        "route_objects_current",
+    }
+)
+
+
+def registry_task(lab: LoadedLab, task_id: str) -> bool:
+    """In a lab with a registry, a task whose every check reads the registry's objects (the
+    manrs-ready lab's contacts and route objects, beside router tasks)."""
+    kinds = {c.check for c in lab.spec.checks if c.task == task_id}
+    return lab.spec.registry is not None and bool(kinds) and kinds <= REGISTRY_WORK_KINDS
+
+
+def _work_header(lab: LoadedLab, task_id: str | None = None) -> str:
     learner = lab.spec.learner
-    if _registry_work(lab):
+    if _registry_work(lab) or (task_id is not None and registry_task(lab, task_id)):
         return (
             "%%registry_update\n"
             "# Sent to the lab's registry when you run this cell, as an operator mails an IRR:\n"
@@ -320,7 +340,7 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
             answer = path.read_text() if path is not None else None
         else:  # the whole reference solution goes with the first task (one file per node)
             answer = solution if index == 0 else None
-        cells.work(f"{task.id}-work", _work_header(lab), answer)
+        cells.work(f"{task.id}-work", _work_header(lab, task.id), answer)
         cells.grade(
             task.id,
             "# Grades this task on the live lab with fresh probes; fails with what went wrong.\n"
@@ -355,6 +375,20 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
     return built
 
 
+def _live_only_note(lab: LoadedLab) -> str:
+    """Labs whose tasks are partly registry updates: those are not in a saved configuration."""
+    tasks = [t.id for t in lab.spec.tasks if registry_task(lab, t.id)]
+    if not tasks:
+        return ""
+    rpki = any(n.role is Role.RTR for n in lab.topology.nodes.values())
+    what, where = ("and ROAs", "registry and RPKI") if rpki else ("", "registry")
+    return (
+        f"Your registry updates ({', '.join(tasks)}) {what} live in the lab's {where}, not in "
+        "a router's configuration: they are graded on the live lab (Check, grade cells), and "
+        "they are gone once the lab stops.\n\n"
+    ).replace(")  live", ") live")
+
+
 def _submit_cells(lab: LoadedLab, cells: _Cells) -> None:
     learner = lab.spec.learner
     cells.markdown(
@@ -364,6 +398,7 @@ def _submit_cells(lab: LoadedLab, cells: _Cells) -> None:
         f"the cell below: it saves `{learner}`'s running configuration in "
         f"`.manrs-lab/{lab.id}/` beside the notebook, and that is what the grader replays "
         "(checks and grade cells save it too). The notebook's outputs are not graded.\n\n"
+        + _live_only_note(lab)
         + _readiness_note(lab)
         + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
     )
