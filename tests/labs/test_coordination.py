@@ -18,12 +18,13 @@ import pytest
 
 from conftest import leftovers, unique_instance
 from lab_reports import failed_ids, failed_tasks
-from manrs_lab import irr_registry, operations
+from manrs_lab import irr_registry, operations, readiness, registry_rules
 from manrs_lab.grader.checks import contacts
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
 from manrs_lab.irr_registry import updates
 from manrs_lab.progress import SilentProgress
+from manrs_lab.readiness import Verdict
 from manrs_lab.running import RunningLab
 from manrs_lab.runtime.netns import existing_namespaces
 
@@ -57,7 +58,7 @@ nic-hdl:        NW-NOC
 
 
 def test_whois_answers_parse_into_objects_with_continuations_and_lists():
-    aut, role = contacts.parse_rpsl(WHOIS_ANSWER)
+    aut, role = registry_rules.parse_rpsl(WHOIS_ANSWER)
     assert (aut.cls, aut.key) == ("aut-num", "AS64511")
     assert aut.values("remarks") == ["Abuse and security incidents (hijacks): IRT-NORTHWIND"]
     assert aut.names("mnt-by") == ["MAINT-NORTHWIND", "MAINT-OTHER"]
@@ -79,11 +80,11 @@ def test_whois_answers_parse_into_objects_with_continuations_and_lists():
     ],
 )
 def test_a_contact_mailbox_is_a_valid_mailbox_at_exactly_the_domain(address, ok):
-    assert contacts.mailbox_at(address, "edge.lab.invalid") is ok
+    assert registry_rules.mailbox_at(address, "edge.lab.invalid") is ok
 
 
 def test_incident_lines_name_prefix_origin_and_mailbox():
-    aut = contacts.parse_rpsl(
+    aut = registry_rules.parse_rpsl(
         "aut-num: AS64500\n"
         "remarks: Abuse: IRT-EDGE\n"
         "remarks: Incident: 198.18.0.0/25 (AS64511) -> Routing-Incidents@northwind.lab.invalid.\n"
@@ -239,6 +240,25 @@ def test_unsolved_lab_fails_every_task_with_what_is_stale(running):
     assert "edge announces 2001:db8::/48, but `bgpq4 AS64500`" in text["routes-registered"]
     assert "route 198.18.0.0/24 with origin AS64503" in text["no-stale-route-objects"]
 
+    # The readiness report judges by the same rules, and names the failed graded checks.
+    ready = readiness.assess(running, report)
+    coordination = ready.action(3)
+    assert coordination.verdict is Verdict.LAGGING, coordination
+    problems = " ".join(e.detail for e in coordination.evidence if e.good is False)
+    assert "erin@oldhosting.lab.invalid: not a mailbox at your domain edge.lab.invalid" in problems
+    assert "AS64500 publishes no abuse contact" in problems
+    failed = {e.check for e in coordination.evidence if e.check and e.good is False}
+    assert failed == {"incident-reported", "contacts-resolve", "abuse-contact"}
+    validation = ready.action(4)
+    assert validation.verdict is Verdict.LAGGING, validation
+    assert validation.summary.startswith("1 of 2 prefixes with route objects; 1 stale")
+    assert "graded checks failed: routes-registered, no-stale-route-objects" in validation.summary
+    assert any(
+        "route 198.18.0.0/24 with origin AS64503" in e.detail
+        for e in validation.evidence
+        if e.outcome == "stale"
+    )
+
 
 @registry_needed
 @pytest.mark.daemons
@@ -356,6 +376,11 @@ def test_reference_solution_gets_full_marks(running):
     assert report.passed, [(c.id, c.message) for c in report.checks if not c.passed]
     assert report.points == report.max_points == 10
     assert "route 198.18.0.0/24" not in whois(running, "-r -T route -i origin AS64503")
+    ready = readiness.assess(running, report)
+    assert ready.action(3).verdict is Verdict.READY, ready.action(3)
+    assert ready.action(4).verdict is Verdict.READY, ready.action(4)
+    assert ready.action(4).summary.startswith("2 of 2 prefixes with route objects")
+    assert ready.ready
 
 
 @registry_needed
