@@ -71,11 +71,12 @@ class RpslObject:
 
 def parse_rpsl(text: str) -> list[RpslObject]:
     """The objects of a whois answer or an RPSL file (IRRd's RIPE-style output: `%` comments,
-    objects separated by blank lines, continuation lines starting with a space, tab or `+`)."""
+    objects separated by blank lines, continuation lines starting with a space, tab or `+`;
+    `#` comment lines of RPSL files)."""
     objects: list[RpslObject] = []
     current: RpslObject | None = None
     for line in text.splitlines():
-        if line.startswith("%"):
+        if line.startswith(("%", "#")):
             continue
         if not line.strip():
             current = None

@@ -11,8 +11,10 @@ route objects, which only a deletion removes, change in the order of the tests. 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +133,19 @@ def running() -> Iterator[RunningLab]:
         assert not problems, f"teardown left: {problems}"
 
 
+@pytest.fixture(scope="module")
+def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Notebook folders saved from the module's lab: `unsolved/` as it starts, `solved/` after
+    the reference solution (lab.save()'s files: edge.conf and registry.rpsl)."""
+    return tmp_path_factory.mktemp("saves")
+
+
+def save(running: RunningLab, folder: Path) -> dict[str, Path]:
+    from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
+
+    return replay.save_configs(running, folder)
+
+
 def graded(running: RunningLab) -> GradeReport:
     return grade(running, SilentProgress(), seed=5)
 
@@ -225,7 +240,8 @@ def assert_only_fails(report: GradeReport, checks: set[str]) -> None:
 
 @registry_needed
 @pytest.mark.daemons
-def test_unsolved_lab_fails_every_task_with_what_is_stale(running):
+def test_unsolved_lab_fails_every_task_with_what_is_stale(running, saves):
+    save(running, saves / "unsolved")
     report = graded(running)
     assert_only_fails(report, TASK_CHECKS)
     assert report.points == 0
@@ -370,8 +386,17 @@ def test_route_objects_must_match_what_edge_originates(running):
 
 @registry_needed
 @pytest.mark.daemons
-def test_reference_solution_gets_full_marks(running):
+def test_reference_solution_gets_full_marks(running, saves):
     operations.solve(running.instance.name, SilentProgress())
+    files = save(running, saves / "solved")
+    assert set(files) == {"edge", "registry"}
+    saved = files["registry"].read_text()
+    # Exactly MAINT-EDGE's objects, no maintainer (its auth is filtered), no generated dates.
+    objects = registry_rules.parse_rpsl(saved)
+    assert {o.cls for o in objects} == {"aut-num", "role", "person", "irt", "route", "route6"}
+    assert all(o.names("mnt-by") == ["MAINT-EDGE"] for o in objects)
+    assert "last-modified" not in saved
+    assert "AS64503" not in saved  # deleted by the solution
     report = graded(running)
     assert report.passed, [(c.id, c.message) for c in report.checks if not c.passed]
     assert report.points == report.max_points == 10
@@ -444,17 +469,99 @@ def test_the_guide_and_hints_never_give_the_graded_answers():
         assert "IRT-NORTHWIND" not in text
 
 
-@registry_needed
-@pytest.mark.daemons
-def test_autograde_replay_says_the_registry_is_not_in_a_saved_notebook(tmp_path):
+def replayed(folder: Path):
     from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
 
-    outcome = replay.replay(operations.load_lab(LAB), tmp_path, seed=5)
+    outcome = replay.replay(operations.load_lab(LAB), folder, seed=5)
     assert outcome.error is None
     assert outcome.report is not None
-    assert failed_ids(outcome.report) == TASK_CHECKS  # the registry started from the lab's data
-    assert any(
-        note.startswith("not graded: registry: the lab's routing registry is not saved")
-        for note in outcome.notes()
-    )
-    assert not [r for r in irr_registry.running() if r.startswith("g-coordination")]
+    # Nothing left behind: no grading instance, registry or namespace.
+    assert not [r for r in irr_registry.running() if "g-coordination" in r]
+    assert not [n for n in existing_namespaces() if "g-coordination" in n]
+    return outcome
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_autograde_replays_the_saved_registry_objects(saves):
+    """nbgrader's replay: the registry starts from the lab's data, the saved objects of
+    MAINT-EDGE are submitted with its password (deletions too), then graded."""
+    unsolved = replayed(saves / "unsolved")
+    assert failed_ids(unsolved.report) == TASK_CHECKS
+    assert unsolved.report.points == 0
+    assert unsolved.notes() == []
+    solved = replayed(saves / "solved")
+    assert solved.report.passed, solved.notes()
+    assert solved.report.points == solved.report.max_points == 10
+    assert solved.notes() == []
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_autograde_refuses_saved_objects_the_learner_could_not_have_made(saves, tmp_path):
+    """A hostile saved file: the incident reported to a mailbox of the learner's choosing, and
+    Northwind's irt changed to match it. Northwind's object is refused by the registry (edge's
+    password does not maintain it), so task 1 fails; credentials, a mntner, other classes and
+    text that is not RPSL are refused by the reader, named."""
+    folder = tmp_path / ".manrs-lab" / LAB
+    shutil.copytree(saves / "solved" / ".manrs-lab" / LAB, folder)
+    mine = "hijack-desk@edge.lab.invalid"
+    text = (folder / "registry.rpsl").read_text().replace(ABUSE, mine)
+    text += f"""
+irt:            IRT-NORTHWIND
+address:        Northwind Way 11, Lab City
+e-mail:         security@northwind.lab.invalid
+abuse-mailbox:  {mine}
+admin-c:        NW-NOC
+tech-c:         NW-NOC
+mnt-by:         MAINT-NORTHWIND
+source:         LABIRR
+
+role:           Sneaky
+password:       edge-lab-pw
+nic-hdl:        SNEAKY-LAB
+mnt-by:         MAINT-EDGE
+source:         LABIRR
+
+mntner:         MAINT-EDGE
+auth:           MD5-PW $1$x$y
+mnt-by:         MAINT-EDGE
+source:         LABIRR
+
+inet-rtr:       rtr.edge.lab.invalid
+source:         LABIRR
+
+this is not rpsl
+"""
+    (folder / "registry.rpsl").write_text(text)
+    outcome = replayed(tmp_path)
+    assert failed_ids(outcome.report) == {"incident-reported"}
+    assert outcome.report.points == 7
+    notes = "\n".join(outcome.notes())
+    assert "irt IRT-NORTHWIND: change refused by the registry" in notes
+    assert "`password:` is never replayed" in notes
+    assert "mntner objects are not replayed" in notes
+    assert "inet-rtr objects are not replayed" in notes
+    assert "is not RPSL" in notes
+    assert len(outcome.notes()) == 5, notes
+
+
+def test_a_saved_registry_file_is_data_with_limits(tmp_path):
+    """No daemons: the reader's limits (size, object count, links) on the saved file."""
+    from manrs_lab import registry_replay  # noqa: PLC0415
+
+    lab = operations.load_lab(LAB)
+    folder = tmp_path / ".manrs-lab" / LAB
+    folder.mkdir(parents=True)
+    path = folder / "registry.rpsl"
+    path.write_text("x" * (300 * 1024))
+    assert "at most" in str(registry_replay.read_saved(lab, tmp_path).refused[0])
+    path.write_text("\n".join(f"role: R{i}\nnic-hdl: R{i}-LAB\n" for i in range(201)))
+    saved = registry_replay.read_saved(lab, tmp_path)
+    assert saved.objects == []
+    assert "(at most 200): none replayed" in str(saved.refused[0])
+    path.unlink()
+    path.symlink_to("/etc/passwd")
+    saved = registry_replay.read_saved(lab, tmp_path)
+    assert saved.objects is None
+    assert "symbolic link" in str(saved.refused[0])
