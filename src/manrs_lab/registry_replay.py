@@ -25,8 +25,10 @@ that file as hostile data:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 
 from manrs_lab import irr_registry
@@ -44,14 +46,13 @@ GENERATED = frozenset({"last-modified", "created", "changed"})  # the registry s
 NEVER_REPLAYED = frozenset({"mntner"})
 
 
-def _saved_path(notebook_dir: Path, lab_id: str) -> Path:
-    return notebook_dir / SAVE_DIR / lab_id / REGISTRY_FILE
-
-
 def _key(obj: RpslObject) -> tuple[str, str]:
-    """An object's identity: class and primary key (a route's is prefix and origin)."""
+    """An object's identity as the registry sees it: class and primary key (a route's is its
+    prefix, written canonically, and origin), so that one object never counts as two."""
     key = obj.primary_key.upper()
     if obj.cls in ("route", "route6"):
+        with contextlib.suppress(ValueError):
+            key = str(ip_network(key, strict=False)).upper()
         key = f"{key}{obj.first('origin').upper()}"
     return obj.cls, key
 
@@ -64,7 +65,7 @@ def render(obj: RpslObject) -> str:
     """An object as RPSL text, without the attributes the registry generates."""
     width = max(len(k) for k, _ in obj.attrs) + 2
     return "".join(
-        f"{k + ':':<{width}}{v}\n".replace(" \n", "\n") for k, v in obj.attrs if k not in GENERATED
+        f"{k + ':':<{width}}{v}".rstrip() + "\n" for k, v in obj.attrs if k not in GENERATED
     )
 
 
@@ -191,6 +192,23 @@ def _refusals(result: irr_registry.SubmitResult, what: str) -> list[Refusal]:
     return out
 
 
+def plan(
+    data: str, saved: list[RpslObject], mntner: str
+) -> tuple[list[RpslObject], list[RpslObject]]:
+    """(changes, deletions) that turn a registry loaded from `data` into the saved state:
+    saved objects new or different from the data; data objects of `mntner` (never a mntner)
+    that the saved set lacks."""
+    start = {_key(o): o for o in parse_rpsl(data)}
+    wanted = {_key(o): o for o in saved}
+    changes = [o for k, o in wanted.items() if k not in start or _normal(start[k]) != _normal(o)]
+    deletions = [
+        o
+        for k, o in start.items()
+        if k not in wanted and o.cls not in NEVER_REPLAYED and mntner.upper() in o.names("mnt-by")
+    ]
+    return changes, deletions
+
+
 def apply(running: RunningLab, saved: SavedRegistry) -> list[Refusal]:
     """Make the instance's registry (fresh from the lab's data) hold what was saved: changes
     and new objects, then deletions, all as the learner's maintainer. Returns the refusals."""
@@ -200,15 +218,7 @@ def apply(running: RunningLab, saved: SavedRegistry) -> list[Refusal]:
         return []
     if not running.registry:
         raise LabError("the lab's registry is not running: the saved objects cannot be replayed")
-    mntner = spec.learner_mntner or ""
-    start = {_key(o): o for o in parse_rpsl(data.read_text())}
-    wanted = {_key(o): o for o in saved.objects}
-    changes = [o for k, o in wanted.items() if k not in start or _normal(start[k]) != _normal(o)]
-    deletions = [
-        o
-        for k, o in start.items()
-        if k not in wanted and o.cls not in NEVER_REPLAYED and mntner in o.names("mnt-by")
-    ]
+    changes, deletions = plan(data.read_text(), saved.objects, spec.learner_mntner or "")
     refused: list[Refusal] = []
     password = [spec.learner_password]
     if changes:

@@ -565,3 +565,28 @@ def test_a_saved_registry_file_is_data_with_limits(tmp_path):
     saved = registry_replay.read_saved(lab, tmp_path)
     assert saved.objects is None
     assert "symbolic link" in str(saved.refused[0])
+
+
+def test_the_replay_sends_what_changed_and_deletes_what_the_learner_deleted():
+    """No daemons: the plan from the lab's data to the saved objects."""
+    from manrs_lab import registry_replay  # noqa: PLC0415
+
+    data = (
+        "mntner: MAINT-EDGE\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "route6: 2001:DB8::/48\norigin: AS64500\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "route: 198.18.0.0/24\norigin: AS64503\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "person: Erin\nnic-hdl: EE1-LAB\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "aut-num: AS64511\nmnt-by: MAINT-NORTHWIND\nsource: LABIRR\n"
+    )
+    saved = registry_rules.parse_rpsl(
+        # as whois shows them: prefix written canonically, dates added
+        "route6:  2001:db8::/48\norigin:  AS64500\nmnt-by:  MAINT-EDGE\nsource:  LABIRR\n"
+        "last-modified: 2026-12-06T12:00:00Z\n\n"
+        "person:  Erin Edge\nnic-hdl: EE1-LAB\nmnt-by:  MAINT-EDGE\nsource:  LABIRR\n"
+    )
+    changes, deletions = registry_replay.plan(data, saved, "MAINT-EDGE")
+    # The route6 written otherwise is sent again (a no-op for the registry), never deleted.
+    assert [o.describe() for o in changes] == ["route6 2001:db8::/48", "person Erin Edge"]
+    # Not the mntner, not Northwind's aut-num, not the route6.
+    assert [o.describe() for o in deletions] == ["route 198.18.0.0/24"]
+    assert "last-modified" not in registry_replay.render(saved[0])
