@@ -24,14 +24,13 @@ the reason: never a verdict made up.
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from ipaddress import ip_network
 from typing import Any
 
-from manrs_lab import irr_registry, roa
+from manrs_lab import irr_registry, registry_rules, roa
 from manrs_lab.errors import ExecError, LabError
 from manrs_lab.grader.report import CheckResult, GradeReport
 from manrs_lab.progress import Progress
@@ -72,6 +71,9 @@ class Role(StrEnum):
     CARRY = "carry"  # a legitimate route or flow: must still get through (no over-filtering)
     GATE = "gate"  # a precondition (sessions up, caches connected): not an action's evidence
     CONTEXT = "context"  # what a lab's story expects (a hijack that does take effect): neither
+    # A registry rule (MANRS Actions 3 and 4) that the report also applies itself, with the same
+    # code (`registry_rules`); where a lab grades it, a failed check keeps the action from ready.
+    RULE = "rule"
 
 
 # Check kind -> (MANRS action, role). By kind, not per check in lab.yaml: the kind says what was
@@ -128,12 +130,14 @@ CHECK_KINDS: dict[str, tuple[int | None, Role]] = {
     "origin_announces_only": (None, Role.CONTEXT),
     "route_rpki_state": (None, Role.CONTEXT),
     # Registry content (the coordination lab): Actions 3 and 4 are measured from the registry
-    # itself (`coordination_action`, `validation_action`), not from these checks' verdicts.
-    "incident_reported": (3, Role.CONTEXT),
-    "registry_contacts_resolve": (3, Role.CONTEXT),
-    "registry_abuse_contact": (3, Role.CONTEXT),
-    "originated_routes_registered": (4, Role.CONTEXT),
-    "route_objects_current": (4, Role.CONTEXT),
+    # itself with the grader's own rules (`registry_rules`: `coordination_action`,
+    # `validation_action`); in a lab that grades them, each failed check of these kinds also
+    # keeps its action from ready, named in the evidence (the incident report is graded only).
+    "incident_reported": (3, Role.RULE),
+    "registry_contacts_resolve": (3, Role.RULE),
+    "registry_abuse_contact": (3, Role.RULE),
+    "originated_routes_registered": (4, Role.RULE),
+    "route_objects_current": (4, Role.RULE),
     # The irr-and-roa lab: the customer filter built from the registry is Action 1 filtering;
     # the customer's route object and ROA are someone else's Action 4, context here.
     "registry_answers": (None, Role.GATE),
@@ -355,31 +359,69 @@ def probe_action(
 
 
 @dataclass(frozen=True)
-class Contact:
-    handle: str
-    kind: str  # admin-c, tech-c, abuse-c
-    found: bool
-    object_class: str = ""
-    email: str = ""
-    abuse_mailbox: str = ""
-
-
-@dataclass(frozen=True)
 class RegistryFacts:
-    """What the lab's registry says about the AS (read by `registry_facts`)."""
+    """What the lab's registry says about the AS, judged by the grader's rules
+    (`registry_rules`; read by `registry_facts`)."""
 
     aut_num: bool
     last_modified: str = ""
-    contacts: list[Contact] = field(default_factory=list)
+    domain: str | None = None  # the AS's domain the mailboxes were judged against
+    domain_from: str = ""  # where that domain comes from
+    contact_problems: list[str] = field(default_factory=list)
+    contacts_good: list[str] = field(default_factory=list)  # "tech-c X (role, mail)"
+    abuse_problems: list[str] = field(default_factory=list)
+    abuse_good: list[str] = field(default_factory=list)  # "irt X, abuse-mailbox M"
     route_origins: dict[str, list[int]] = field(default_factory=dict)  # prefix -> origins
+    stale_route_objects: list[str] = field(default_factory=list)
+
+
+def graded_rules(lab: Lab, grade: GradeReport, action: int) -> list[CheckResult]:
+    """The grading run's results of the registry-rule checks of `action` (Role.RULE)."""
+    by_id = {c.id: c for c in lab.spec.checks}
+    return [
+        r for r in grade.checks if r.id in by_id and classify(by_id[r.id]) == (action, Role.RULE)
+    ]
+
+
+def _graded_evidence(graded: list[CheckResult]) -> tuple[list[Evidence], list[CheckResult]]:
+    """Evidence items for the graded rule checks, and those that did not pass."""
+    evidence = []
+    for r in graded:
+        outcome = "not measured" if r.skipped else ("check passed" if r.passed else "check failed")
+        good = None if r.skipped else r.passed
+        evidence.append(Evidence(r.title, outcome, good, _detail(r), r.id))
+    return evidence, [r for r in graded if not r.passed]
+
+
+def _cap_by_grade(verdict: Verdict, summary: str, failed: list[CheckResult]) -> tuple[Verdict, str]:
+    """Never kinder than the grade: a failed graded check of the action keeps it from ready."""
+    if not failed:
+        return verdict, summary
+    if verdict is Verdict.READY:
+        verdict = Verdict.ASPIRING
+    names = ", ".join(r.id for r in failed)
+    return verdict, f"{summary}; graded check{'s' if len(failed) > 1 else ''} failed: {names}"
+
+
+def _good_item(text: str, outcome: str) -> Evidence:
+    """`tech-c X (role, mail)` -> Evidence(what='tech-c X', detail='role, mail')."""
+    what, _, rest = text.partition(" (")
+    return Evidence(what, outcome, True, rest.removesuffix(")"))
 
 
 def coordination_action(
-    asn: int, registry: str | None, facts: RegistryFacts | None
+    asn: int,
+    registry: str | None,
+    facts: RegistryFacts | None,
+    graded: list[CheckResult] | None = None,
 ) -> ActionReport:
+    """Action 3 by the coordination lab's rules (`registry_rules`): contacts that resolve, are
+    the AS's own, reach its domain, a NOC role among tech-c; an irt abuse contact at its domain.
+    `graded`: the lab's own checks of these rules, if it grades them."""
     name = ACTION_NAMES[3]
     if registry is None or facts is None:
         return ActionReport(3, name, Verdict.NOT_ASSESSED, "not assessed: this lab has no registry")
+    checks, failed = _graded_evidence(graded or [])
     if not facts.aut_num:
         return ActionReport(
             3,
@@ -387,7 +429,7 @@ def coordination_action(
             Verdict.LAGGING,
             f"AS{asn} has no aut-num object in the registry: nobody can look up its contacts",
             0.0,
-            [Evidence(f"aut-num AS{asn}", "missing", False, f"whois AS{asn}: no entries")],
+            [Evidence(f"aut-num AS{asn}", "missing", False, f"whois AS{asn}: no entries"), *checks],
         )
     evidence = [
         Evidence(
@@ -397,43 +439,36 @@ def coordination_action(
             f"last modified {facts.last_modified}" if facts.last_modified else "",
         )
     ]
-    for c in facts.contacts:
-        if not c.found:
-            evidence.append(
-                Evidence(f"{c.kind} {c.handle}", "dangling", False, f"whois {c.handle}: no entries")
-            )
-        elif not (c.email or c.abuse_mailbox):
-            evidence.append(
-                Evidence(f"{c.kind} {c.handle}", "no e-mail", False, f"a {c.object_class}")
-            )
-        else:
-            mail = c.abuse_mailbox or c.email
-            evidence.append(
-                Evidence(f"{c.kind} {c.handle}", "reachable", True, f"{c.object_class}, {mail}")
-            )
-    reachable = [c for c in facts.contacts if c.found and (c.email or c.abuse_mailbox)]
-    noc = [c for c in reachable if c.kind in ("admin-c", "tech-c")]
-    abuse = [
-        c
-        for c in reachable
-        if c.kind == "abuse-c" or c.abuse_mailbox or c.email.lower().startswith("abuse@")
+    if facts.domain:
+        evidence.append(Evidence("your domain", facts.domain, True, facts.domain_from))
+    evidence += [_good_item(g, "reachable") for g in facts.contacts_good]
+    evidence += [Evidence("contact", "problem", False, p) for p in facts.contact_problems]
+    evidence += [
+        Evidence(g.partition(",")[0], "reachable", True, g.partition(", ")[2])
+        for g in facts.abuse_good
     ]
-    dangling = [c for c in facts.contacts if not c.found or not (c.email or c.abuse_mailbox)]
-    needs = [("a reachable NOC contact (admin-c or tech-c)", bool(noc))]
-    needs.append(("a reachable abuse contact", bool(abuse)))
-    needs.append(("no dangling contact handle", not dangling))
+    evidence += [Evidence("abuse contact", "problem", False, p) for p in facts.abuse_problems]
+    evidence += checks
+    needs = [
+        (
+            "NOC contacts (admin-c, tech-c: yours, at your domain, a role)",
+            not facts.contact_problems,
+        ),
+        (
+            "an abuse contact (an irt with an abuse-mailbox at your domain)",
+            not facts.abuse_problems,
+        ),
+    ]
     met = [n for n, ok in needs if ok]
-    share = len(met) / len(needs)
     missing = [n for n, ok in needs if not ok]
-    if not noc and not abuse:
-        verdict = Verdict.LAGGING
-    elif missing:
+    share = len(met) / len(needs)
+    verdict = share_verdict(share) if met else Verdict.LAGGING
+    if missing and met:
         verdict = Verdict.ASPIRING
-    else:
-        verdict = Verdict.READY
-    summary = f"aut-num AS{asn} with {len(reachable)} reachable contact(s)" + (
-        f"; missing: {', '.join(missing)}" if missing else "; NOC and abuse contacts reachable"
+    summary = f"aut-num AS{asn}" + (
+        f"; missing: {'; '.join(missing)}" if missing else "; NOC and abuse contacts reachable"
     )
+    verdict, summary = _cap_by_grade(verdict, summary, failed)
     return ActionReport(3, name, verdict, summary, share, evidence)
 
 
@@ -445,8 +480,12 @@ def validation_action(
     facts: RegistryFacts | None,
     rpki: dict[str, tuple[str, str]] | None,
     no_rpki_reason: str = "this lab has no RPKI cache",
+    graded: list[CheckResult] | None = None,
 ) -> ActionReport:
-    """`rpki`: prefix -> (RPKI state, why) under the ROAs the lab's cache serves; None: no cache."""
+    """`rpki`: prefix -> (RPKI state, why) under the ROAs the lab's cache serves; None: no cache.
+    The route-object half follows the coordination lab's rules (`registry_rules`): an exact
+    route object with the AS as origin for every originated prefix, and no stale object;
+    `graded`: the lab's own checks of these rules, if it grades them."""
     name = ACTION_NAMES[4]
     if not originated:
         return ActionReport(
@@ -475,6 +514,9 @@ def validation_action(
         share = covered / len(originated)
         halves.append(("route objects", share))
         notes.append(f"{covered} of {len(originated)} prefixes with route objects")
+        evidence += [Evidence("route object", "stale", False, p) for p in facts.stale_route_objects]
+        if facts.stale_route_objects:
+            notes.append(f"{len(facts.stale_route_objects)} stale route object(s)")
     if rpki is None:
         notes.append(f"ROAs not assessed: {no_rpki_reason}")
     else:
@@ -490,9 +532,15 @@ def validation_action(
     if not halves:
         why = "; ".join(n.split(" not assessed: ")[1] for n in notes)
         return ActionReport(4, name, Verdict.NOT_ASSESSED, f"not assessed: {why}", None, evidence)
+    checks, failed = _graded_evidence(graded or [])
+    evidence += checks
     # The weaker half decides: an Observatory-style "ready" needs both registered.
     share = min(s for _, s in halves)
-    return ActionReport(4, name, share_verdict(share), "; ".join(notes), share, evidence)
+    verdict = share_verdict(share)
+    if verdict is Verdict.READY and facts is not None and facts.stale_route_objects:
+        verdict = Verdict.ASPIRING
+    verdict, summary = _cap_by_grade(verdict, "; ".join(notes), failed)
+    return ActionReport(4, name, verdict, summary, share, evidence)
 
 
 def evaluate(
@@ -522,7 +570,7 @@ def evaluate(
     actions = [
         probe_action(1, lab, grade, "route probes", "route probes (leaks, hijacks, bogons)"),
         probe_action(2, lab, grade, "spoofed-packet probes", "spoofed packets"),
-        coordination_action(asn, registry, facts),
+        coordination_action(asn, registry, facts, graded_rules(lab, grade, 3)),
         validation_action(
             asn,
             originated=originated,
@@ -530,6 +578,7 @@ def evaluate(
             facts=facts,
             rpki=rpki,
             no_rpki_reason=no_rpki_reason,
+            graded=graded_rules(lab, grade, 4),
         ),
     ]
     return ReadinessReport(
@@ -560,32 +609,31 @@ def auto_shown(lab: Lab) -> bool:
 
 
 # -- live state ---------------------------------------------------------------------------
-ATTR = re.compile(r"^([a-z0-9-]+):\s*(.*)$")
-HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # an RPSL nic-hdl
+# The kinds whose `domain` parameter is the AS's domain in a lab that grades contacts.
+DOMAIN_KINDS = ("registry_contacts_resolve", "registry_abuse_contact")
 
 
-def rpsl_attributes(text: str) -> list[tuple[str, str]]:
-    """(attribute, value) pairs of a whois answer's objects (comments and blanks skipped)."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith(("%", "#")):
-            continue
-        m = ATTR.match(line)
-        if m:
-            out.append((m.group(1), m.group(2).strip()))
-    return out
-
-
-def _first(attrs: list[tuple[str, str]], key: str) -> str:
-    return next((v for k, v in attrs if k == key), "")
+def lab_domain(lab: Lab) -> str | None:
+    """The AS's domain as the lab grades it (its contact checks' `domain`), if it does."""
+    for chk in lab.spec.checks:
+        if chk.check in DOMAIN_KINDS and isinstance(chk.params.get("domain"), str):
+            return str(chk.params["domain"])
+    return None
 
 
 def registry_facts(
-    registry: str, asn: int, prefixes: list[str], query: Callable[[str, str], str]
+    registry: str,
+    asn: int,
+    prefixes: list[str],
+    query: registry_rules.Query,
+    *,
+    domain: str | None = None,
+    router: str = "your router",
 ) -> RegistryFacts:
-    """Whois the registry as anyone would: the aut-num, each contact it names, and the route
-    objects for each prefix (IRRd's `!r<prefix>,o`: origins of exact route objects)."""
-    aut = rpsl_attributes(query(registry, f"AS{asn}"))
+    """Whois the registry as anyone would, and judge it by the grader's rules: the aut-num,
+    each contact and irt it names, the route objects for each originated prefix (IRRd's
+    `!r<prefix>,o`: origins of exact route objects), the AS's route objects (none stale).
+    `domain`: the AS's domain (a lab's checks say it); else its maintainer's upd-to domain."""
     origins: dict[str, list[int]] = {}
     for prefix in prefixes:
         answer = query(registry, f"!r{prefix},o")
@@ -597,40 +645,42 @@ def registry_facts(
                 if w.upper().startswith("AS") and w[2:].isdigit()
             ]
         origins[prefix] = found
-    if _first(aut, "aut-num").upper() != f"AS{asn}":
+    aut = registry_rules.find_aut_num(registry, asn, query)
+    if aut is None:
         return RegistryFacts(aut_num=False, route_origins=origins)
-    contacts = []
-    seen: set[tuple[str, str]] = set()
-    answers: dict[str, str] = {}
-    for key, value in aut:
-        if key not in ("admin-c", "tech-c", "abuse-c"):
-            continue
-        for handle in value.replace(",", " ").split():
-            if (key, handle.upper()) in seen:
-                continue
-            seen.add((key, handle.upper()))
-            if not HANDLE.match(handle):  # learners write these objects: never a query command
-                contacts.append(Contact(handle, key, found=False))
-                continue
-            if handle.upper() not in answers:  # admin-c and tech-c are often one role
-                answers[handle.upper()] = query(registry, handle)
-            attrs = rpsl_attributes(answers[handle.upper()])
-            hdl = next((v for k, v in attrs if k == "nic-hdl" and v.upper() == handle.upper()), "")
-            if not hdl:
-                contacts.append(Contact(handle, key, found=False))
-                continue
-            cls = next((k for k, _ in attrs if k in ("role", "person")), "contact")
-            contacts.append(
-                Contact(
-                    handle,
-                    key,
-                    True,
-                    cls,
-                    _first(attrs, "e-mail"),
-                    _first(attrs, "abuse-mailbox"),
-                )
-            )
-    return RegistryFacts(True, _first(aut, "last-modified"), contacts, origins)
+    domain_from = "the domain this lab grades contacts against"
+    if domain is None:
+        domain = registry_rules.maintainer_domain(registry, aut, query)
+        domain_from = "the domain of your maintainer's upd-to (this lab names none)"
+    if domain is None:
+        unknown = [
+            f"AS{asn}'s domain is unknown (this lab names none and its maintainer has no upd-to): "
+            "no mailbox can be shown to reach your network."
+        ]
+        contact_problems, abuse_problems = unknown, unknown
+        good: list[str] = []
+        abuse_good: list[str] = []
+    else:
+        contact_problems, good = registry_rules.contact_problems(registry, aut, domain, query)
+        abuse_problems, irts = registry_rules.abuse_problems(registry, aut, domain, query)
+        abuse_good = [f"irt {c.irt}, abuse-mailbox {', '.join(c.mailboxes)}" for c in irts]
+    objects = registry_rules.route_objects(registry, aut, asn, query)
+    announced = {ip_network(p) for p in prefixes}
+    stale = registry_rules.stale_route_objects(
+        objects, asn, announced, router, "its BGP table originates no such route"
+    )
+    return RegistryFacts(
+        aut_num=True,
+        last_modified=aut.first("last-modified"),
+        domain=domain,
+        domain_from=domain_from if domain else "",
+        contact_problems=contact_problems,
+        contacts_good=good,
+        abuse_problems=abuse_problems,
+        abuse_good=abuse_good,
+        route_origins=origins,
+        stale_route_objects=stale,
+    )
 
 
 def originated_prefixes(running: RunningLab, node: str) -> list[str]:
@@ -671,7 +721,14 @@ def assess(running: RunningLab, grade: GradeReport, registry: str | None = None)
     except ExecError as exc:
         raise LabError(f"could not read {node}'s state for the readiness report: {exc}") from exc
     facts = (
-        registry_facts(registry, asn, originated, irr_registry.query)
+        registry_facts(
+            registry,
+            asn,
+            originated,
+            irr_registry.query,
+            domain=lab_domain(running.lab),
+            router=node,
+        )
         if registry is not None
         else None
     )

@@ -35,6 +35,7 @@ CONFIG_SUFFIX = ".conf"
 NFT_SUFFIX = ".nft"
 SYSCTL_SUFFIX = ".sysctl"
 LEGACY_FILTER_SUFFIX = ".filter.sh"
+REGISTRY_FILE = "registry.rpsl"  # the learner maintainer's registry objects (registry_replay)
 RESERVED_NFT_TABLES = ("manrs_count",)  # the grader's counting tables (host.py, policy.py)
 NFT_FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
 SYSCTL_KEYS = frozenset({"rp_filter", "accept_source_route", "accept_redirects", "send_redirects"})
@@ -212,6 +213,34 @@ def read_submission(lab: LoadedLab, notebook_dir: Path, task: str | None = None)
     return sub
 
 
+def saves_registry(lab: LoadedLab) -> bool:
+    """The lab's registry objects are the learner's work too (lab.yaml names its maintainer)."""
+    return lab.spec.registry is not None and lab.spec.registry.learner_mntner is not None
+
+
+def read_registry_text(lab: LoadedLab, notebook_dir: Path) -> tuple[str | None, list[Refusal]]:
+    """The saved registry objects' text (None: not saved), read as safely as the configs (a
+    regular file, no link, at most MAX_FILE_BYTES of UTF-8 without control characters)."""
+    rel = f"{SAVE_DIR}/{lab.id}"
+    shown = f"{rel}/{REGISTRY_FILE}"
+    fds: list[int] = []
+    try:
+        try:
+            fds.append(_open_dir(None, notebook_dir))
+            for part in rel.split("/"):
+                fds.append(_open_dir(fds[-1], part))
+            return _read_text(fds[-1], REGISTRY_FILE), []
+        except FileNotFoundError:
+            return None, []
+        except _Unsafe as exc:
+            return None, [Refusal(shown, f"refused: it {exc}")]
+        except OSError as exc:
+            return None, [Refusal(shown, f"refused: could not be read ({exc.strerror})")]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _read_folder(lab: LoadedLab, dir_fd: int, sub: Submission, *, staged: bool) -> None:
     nodes = editable_nodes(lab)
     roles = {n: lab.topology.nodes[n].role for n in nodes}
@@ -225,6 +254,8 @@ def _read_folder(lab: LoadedLab, dir_fd: int, sub: Submission, *, staged: bool) 
             continue  # snapshots per task: read when that task is graded
         if name.startswith(".") and name.endswith(".tmp"):
             continue  # an interrupted save's leftover (save_configs writes through a .tmp)
+        if name == REGISTRY_FILE and saves_registry(lab):
+            continue  # read by read_registry_text
         if node not in roles or suffix not in (
             CONFIG_SUFFIX,
             NFT_SUFFIX,

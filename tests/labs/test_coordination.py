@@ -11,19 +11,22 @@ route objects, which only a deletion removes, change in the order of the tests. 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
 
 from conftest import leftovers, unique_instance
 from lab_reports import failed_ids, failed_tasks
-from manrs_lab import irr_registry, operations
+from manrs_lab import irr_registry, operations, readiness, registry_rules
 from manrs_lab.grader.checks import contacts
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport
 from manrs_lab.irr_registry import updates
 from manrs_lab.progress import SilentProgress
+from manrs_lab.readiness import Verdict
 from manrs_lab.running import RunningLab
 from manrs_lab.runtime.netns import existing_namespaces
 
@@ -57,7 +60,7 @@ nic-hdl:        NW-NOC
 
 
 def test_whois_answers_parse_into_objects_with_continuations_and_lists():
-    aut, role = contacts.parse_rpsl(WHOIS_ANSWER)
+    aut, role = registry_rules.parse_rpsl(WHOIS_ANSWER)
     assert (aut.cls, aut.key) == ("aut-num", "AS64511")
     assert aut.values("remarks") == ["Abuse and security incidents (hijacks): IRT-NORTHWIND"]
     assert aut.names("mnt-by") == ["MAINT-NORTHWIND", "MAINT-OTHER"]
@@ -79,11 +82,11 @@ def test_whois_answers_parse_into_objects_with_continuations_and_lists():
     ],
 )
 def test_a_contact_mailbox_is_a_valid_mailbox_at_exactly_the_domain(address, ok):
-    assert contacts.mailbox_at(address, "edge.lab.invalid") is ok
+    assert registry_rules.mailbox_at(address, "edge.lab.invalid") is ok
 
 
 def test_incident_lines_name_prefix_origin_and_mailbox():
-    aut = contacts.parse_rpsl(
+    aut = registry_rules.parse_rpsl(
         "aut-num: AS64500\n"
         "remarks: Abuse: IRT-EDGE\n"
         "remarks: Incident: 198.18.0.0/25 (AS64511) -> Routing-Incidents@northwind.lab.invalid.\n"
@@ -128,6 +131,19 @@ def running() -> Iterator[RunningLab]:
         if irr_registry.registry_dir(name).exists():
             problems.append(str(irr_registry.registry_dir(name)))
         assert not problems, f"teardown left: {problems}"
+
+
+@pytest.fixture(scope="module")
+def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Notebook folders saved from the module's lab: `unsolved/` as it starts, `solved/` after
+    the reference solution (lab.save()'s files: edge.conf and registry.rpsl)."""
+    return tmp_path_factory.mktemp("saves")
+
+
+def save(running: RunningLab, folder: Path) -> dict[str, Path]:
+    from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
+
+    return replay.save_configs(running, folder)
 
 
 def graded(running: RunningLab) -> GradeReport:
@@ -224,7 +240,8 @@ def assert_only_fails(report: GradeReport, checks: set[str]) -> None:
 
 @registry_needed
 @pytest.mark.daemons
-def test_unsolved_lab_fails_every_task_with_what_is_stale(running):
+def test_unsolved_lab_fails_every_task_with_what_is_stale(running, saves):
+    save(running, saves / "unsolved")
     report = graded(running)
     assert_only_fails(report, TASK_CHECKS)
     assert report.points == 0
@@ -238,6 +255,25 @@ def test_unsolved_lab_fails_every_task_with_what_is_stale(running):
     assert "AS64500 publishes no abuse contact" in text["abuse-contact"]
     assert "edge announces 2001:db8::/48, but `bgpq4 AS64500`" in text["routes-registered"]
     assert "route 198.18.0.0/24 with origin AS64503" in text["no-stale-route-objects"]
+
+    # The readiness report judges by the same rules, and names the failed graded checks.
+    ready = readiness.assess(running, report)
+    coordination = ready.action(3)
+    assert coordination.verdict is Verdict.LAGGING, coordination
+    problems = " ".join(e.detail for e in coordination.evidence if e.good is False)
+    assert "erin@oldhosting.lab.invalid: not a mailbox at your domain edge.lab.invalid" in problems
+    assert "AS64500 publishes no abuse contact" in problems
+    failed = {e.check for e in coordination.evidence if e.check and e.good is False}
+    assert failed == {"incident-reported", "contacts-resolve", "abuse-contact"}
+    validation = ready.action(4)
+    assert validation.verdict is Verdict.LAGGING, validation
+    assert validation.summary.startswith("1 of 2 prefixes with route objects; 1 stale")
+    assert "graded checks failed: routes-registered, no-stale-route-objects" in validation.summary
+    assert any(
+        "route 198.18.0.0/24 with origin AS64503" in e.detail
+        for e in validation.evidence
+        if e.outcome == "stale"
+    )
 
 
 @registry_needed
@@ -350,12 +386,26 @@ def test_route_objects_must_match_what_edge_originates(running):
 
 @registry_needed
 @pytest.mark.daemons
-def test_reference_solution_gets_full_marks(running):
+def test_reference_solution_gets_full_marks(running, saves):
     operations.solve(running.instance.name, SilentProgress())
+    files = save(running, saves / "solved")
+    assert set(files) == {"edge", "registry"}
+    saved = files["registry"].read_text()
+    # Exactly MAINT-EDGE's objects, no maintainer (its auth is filtered), no generated dates.
+    objects = registry_rules.parse_rpsl(saved)
+    assert {o.cls for o in objects} == {"aut-num", "role", "person", "irt", "route", "route6"}
+    assert all(o.names("mnt-by") == ["MAINT-EDGE"] for o in objects)
+    assert "last-modified" not in saved
+    assert "AS64503" not in saved  # deleted by the solution
     report = graded(running)
     assert report.passed, [(c.id, c.message) for c in report.checks if not c.passed]
     assert report.points == report.max_points == 10
     assert "route 198.18.0.0/24" not in whois(running, "-r -T route -i origin AS64503")
+    ready = readiness.assess(running, report)
+    assert ready.action(3).verdict is Verdict.READY, ready.action(3)
+    assert ready.action(4).verdict is Verdict.READY, ready.action(4)
+    assert ready.action(4).summary.startswith("2 of 2 prefixes with route objects")
+    assert ready.ready
 
 
 @registry_needed
@@ -419,17 +469,124 @@ def test_the_guide_and_hints_never_give_the_graded_answers():
         assert "IRT-NORTHWIND" not in text
 
 
-@registry_needed
-@pytest.mark.daemons
-def test_autograde_replay_says_the_registry_is_not_in_a_saved_notebook(tmp_path):
+def replayed(folder: Path):
     from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
 
-    outcome = replay.replay(operations.load_lab(LAB), tmp_path, seed=5)
+    outcome = replay.replay(operations.load_lab(LAB), folder, seed=5)
     assert outcome.error is None
     assert outcome.report is not None
-    assert failed_ids(outcome.report) == TASK_CHECKS  # the registry started from the lab's data
-    assert any(
-        note.startswith("not graded: registry: the lab's routing registry is not saved")
-        for note in outcome.notes()
+    # Nothing left behind: no grading instance, registry or namespace.
+    assert not [r for r in irr_registry.running() if "g-coordination" in r]
+    assert not [n for n in existing_namespaces() if "g-coordination" in n]
+    return outcome
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_autograde_replays_the_saved_registry_objects(saves):
+    """nbgrader's replay: the registry starts from the lab's data, the saved objects of
+    MAINT-EDGE are submitted with its password (deletions too), then graded."""
+    unsolved = replayed(saves / "unsolved")
+    assert failed_ids(unsolved.report) == TASK_CHECKS
+    assert unsolved.report.points == 0
+    assert unsolved.notes() == []
+    solved = replayed(saves / "solved")
+    assert solved.report.passed, solved.notes()
+    assert solved.report.points == solved.report.max_points == 10
+    assert solved.notes() == []
+
+
+@registry_needed
+@pytest.mark.daemons
+def test_autograde_refuses_saved_objects_the_learner_could_not_have_made(saves, tmp_path):
+    """A hostile saved file: the incident reported to a mailbox of the learner's choosing, and
+    Northwind's irt changed to match it. Northwind's object is refused by the registry (edge's
+    password does not maintain it), so task 1 fails; credentials, a mntner, other classes and
+    text that is not RPSL are refused by the reader, named."""
+    folder = tmp_path / ".manrs-lab" / LAB
+    shutil.copytree(saves / "solved" / ".manrs-lab" / LAB, folder)
+    mine = "hijack-desk@edge.lab.invalid"
+    text = (folder / "registry.rpsl").read_text().replace(ABUSE, mine)
+    text += f"""
+irt:            IRT-NORTHWIND
+address:        Northwind Way 11, Lab City
+e-mail:         security@northwind.lab.invalid
+abuse-mailbox:  {mine}
+admin-c:        NW-NOC
+tech-c:         NW-NOC
+mnt-by:         MAINT-NORTHWIND
+source:         LABIRR
+
+role:           Sneaky
+password:       edge-lab-pw
+nic-hdl:        SNEAKY-LAB
+mnt-by:         MAINT-EDGE
+source:         LABIRR
+
+mntner:         MAINT-EDGE
+auth:           MD5-PW $1$x$y
+mnt-by:         MAINT-EDGE
+source:         LABIRR
+
+inet-rtr:       rtr.edge.lab.invalid
+source:         LABIRR
+
+this is not rpsl
+"""
+    (folder / "registry.rpsl").write_text(text)
+    outcome = replayed(tmp_path)
+    assert failed_ids(outcome.report) == {"incident-reported"}
+    assert outcome.report.points == 7
+    notes = "\n".join(outcome.notes())
+    assert "irt IRT-NORTHWIND: change refused by the registry" in notes
+    assert "`password:` is never replayed" in notes
+    assert "mntner objects are not replayed" in notes
+    assert "inet-rtr objects are not replayed" in notes
+    assert "is not RPSL" in notes
+    assert len(outcome.notes()) == 5, notes
+
+
+def test_a_saved_registry_file_is_data_with_limits(tmp_path):
+    """No daemons: the reader's limits (size, object count, links) on the saved file."""
+    from manrs_lab import registry_replay  # noqa: PLC0415
+
+    lab = operations.load_lab(LAB)
+    folder = tmp_path / ".manrs-lab" / LAB
+    folder.mkdir(parents=True)
+    path = folder / "registry.rpsl"
+    path.write_text("x" * (300 * 1024))
+    assert "at most" in str(registry_replay.read_saved(lab, tmp_path).refused[0])
+    path.write_text("\n".join(f"role: R{i}\nnic-hdl: R{i}-LAB\n" for i in range(201)))
+    saved = registry_replay.read_saved(lab, tmp_path)
+    assert saved.objects == []
+    assert "(at most 200): none replayed" in str(saved.refused[0])
+    path.unlink()
+    path.symlink_to("/etc/passwd")
+    saved = registry_replay.read_saved(lab, tmp_path)
+    assert saved.objects is None
+    assert "symbolic link" in str(saved.refused[0])
+
+
+def test_the_replay_sends_what_changed_and_deletes_what_the_learner_deleted():
+    """No daemons: the plan from the lab's data to the saved objects."""
+    from manrs_lab import registry_replay  # noqa: PLC0415
+
+    data = (
+        "mntner: MAINT-EDGE\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "route6: 2001:DB8::/48\norigin: AS64500\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "route: 198.18.0.0/24\norigin: AS64503\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "person: Erin\nnic-hdl: EE1-LAB\nmnt-by: MAINT-EDGE\nsource: LABIRR\n\n"
+        "aut-num: AS64511\nmnt-by: MAINT-NORTHWIND\nsource: LABIRR\n"
     )
-    assert not [r for r in irr_registry.running() if r.startswith("g-coordination")]
+    saved = registry_rules.parse_rpsl(
+        # as whois shows them: prefix written canonically, dates added
+        "route6:  2001:db8::/48\norigin:  AS64500\nmnt-by:  MAINT-EDGE\nsource:  LABIRR\n"
+        "last-modified: 2026-12-06T12:00:00Z\n\n"
+        "person:  Erin Edge\nnic-hdl: EE1-LAB\nmnt-by:  MAINT-EDGE\nsource:  LABIRR\n"
+    )
+    changes, deletions = registry_replay.plan(data, saved, "MAINT-EDGE")
+    # The route6 written otherwise is sent again (a no-op for the registry), never deleted.
+    assert [o.describe() for o in changes] == ["route6 2001:db8::/48", "person Erin Edge"]
+    # Not the mntner, not Northwind's aut-num, not the route6.
+    assert [o.describe() for o in deletions] == ["route 198.18.0.0/24"]
+    assert "last-modified" not in registry_replay.render(saved[0])

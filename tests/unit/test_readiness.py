@@ -258,22 +258,63 @@ def test_skipped_probes_are_not_measured_not_ready():
 
 # -- registry and RPKI ----------------------------------------------------------------------
 def test_coordination_from_the_registrys_answers():
+    """The grader's rules (registry_rules): contacts of MAINT-EDGE at edge.lab.invalid (the
+    domain of its maintainer's upd-to: the capstone grades no contacts), a role among tech-c,
+    an irt named in a remarks line with an abuse-mailbox there."""
     r = report("solved", registry=True)
     coordination = r.action(3)
-    assert coordination.verdict is Verdict.READY
+    assert coordination.verdict is Verdict.READY, coordination
     reachable = {e.what: e.detail for e in coordination.evidence if e.outcome == "reachable"}
-    assert reachable["abuse-c EDGE-ABUSE"] == "role, abuse@edge.lab.invalid"
-    assert reachable["admin-c EDGE-NOC"] == "role, noc@edge.lab.invalid"
+    assert reachable == {
+        "admin-c EDGE-NOC": "role, noc@edge.lab.invalid",
+        "tech-c EDGE-NOC": "role, noc@edge.lab.invalid",
+        "irt IRT-EDGE": "abuse-mailbox abuse@edge.lab.invalid",
+    }
+    domain = next(e for e in coordination.evidence if e.what == "your domain")
+    assert domain.outcome == "edge.lab.invalid"
+    assert "upd-to" in domain.detail
 
 
 def test_a_customer_without_an_abuse_contact_is_aspiring_and_no_aut_num_lagging():
     cust1 = readiness.registry_facts("lab-registry", 64501, ["198.18.1.0/24"], replayed_whois)
     action = readiness.coordination_action(64501, "lab-registry", cust1)
     assert action.verdict is Verdict.ASPIRING
-    assert "a reachable abuse contact" in action.summary
+    assert "missing: an abuse contact" in action.summary
+    assert any("publishes no abuse contact" in e.detail for e in action.evidence)
     nobody = readiness.registry_facts("lab-registry", 64599, [], replayed_whois)
     assert not nobody.aut_num
     assert readiness.coordination_action(64599, "lab-registry", nobody).verdict is Verdict.LAGGING
+
+
+def test_the_report_applies_the_grader_s_domain_and_is_never_kinder_than_a_failed_check():
+    """A lab that grades contacts against a domain: the report judges mailboxes against it, and
+    a failed graded check of Action 3 keeps the action from ready, named in the evidence."""
+    facts = readiness.registry_facts(
+        "lab-registry", 64500, EDGE_PREFIXES, replayed_whois, domain="other.lab.invalid"
+    )
+    action = readiness.coordination_action(64500, "lab-registry", facts)
+    assert action.verdict is Verdict.LAGGING
+    assert any(
+        "not a mailbox at your domain other.lab.invalid" in p for p in facts.contact_problems
+    )
+    good = readiness.registry_facts("lab-registry", 64500, EDGE_PREFIXES, replayed_whois)
+    failed = CheckResult(
+        id="incident-reported",
+        title="Every route another AS originates in your space is reported",
+        task="report-incident",
+        passed=False,
+        skipped=False,
+        message="no incident report",
+        evidence="",
+        seconds=0.1,
+    )
+    capped = readiness.coordination_action(64500, "lab-registry", good, [failed])
+    assert capped.verdict is Verdict.ASPIRING
+    assert "graded check failed: incident-reported" in capped.summary
+    named = [e for e in capped.evidence if e.check == "incident-reported"]
+    assert named
+    assert named[0].good is False
+    assert named[0].detail == "no incident report"
 
 
 def test_route_objects_and_roas_the_weaker_half_decides():
@@ -285,11 +326,16 @@ def test_route_objects_and_roas_the_weaker_half_decides():
     }
     r = report("solved", registry=True, rpki=rpki)
     validation = r.action(4)
-    assert validation.summary == "1 of 2 prefixes with route objects; 2 of 2 prefixes RPKI-valid"
+    assert validation.summary == (
+        "1 of 2 prefixes with route objects; 1 stale route object(s); 2 of 2 prefixes RPKI-valid"
+    )
     assert validation.share == 0.5
     assert validation.verdict is Verdict.LAGGING
     missing = [e.what for e in validation.evidence if e.good is False]
-    assert missing == ["route object 2001:db8::/48"]
+    assert missing == ["route object 2001:db8::/48", "route object"]
+    stale = [e.detail for e in validation.evidence if e.outcome == "stale"]
+    assert len(stale) == 1
+    assert "route6 2001:db8:500::/48 origin AS64500" in stale[0]
 
 
 def test_rpki_alone_without_a_registry():
@@ -318,14 +364,16 @@ def test_json_round_trip():
 def test_contact_handles_are_never_sent_as_query_commands():
     """The learner writes its aut-num: a "handle" that is a whois command is not queried."""
     asked: list[str] = []
-    aut_num = WHOIS["AS64500"].replace("tech-c:         EDGE-NOC", "tech-c:         !gAS64500")
+    key = "-r -T aut-num AS64500"
+    aut_num = WHOIS[key].replace("tech-c:         EDGE-NOC", "tech-c:         !gAS64500")
 
     def whois(registry: str, text: str) -> str:
         asked.append(text)
-        return aut_num if text == "AS64500" else replayed_whois(registry, text)
+        return aut_num if text == key else replayed_whois(registry, text)
 
     facts = readiness.registry_facts("lab-registry", 64500, EDGE_PREFIXES, whois)
-    assert "!gAS64500" not in asked
-    odd = [c for c in facts.contacts if c.handle == "!gAS64500"]
-    assert odd == [readiness.Contact("!gAS64500", "tech-c", found=False)]
+    assert not any("!g" in a for a in asked)
+    assert any(
+        "tech-c !GAS64500 of AS64500 resolves to nothing" in p for p in facts.contact_problems
+    )
     assert readiness.coordination_action(64500, "lab-registry", facts).verdict is Verdict.ASPIRING

@@ -32,6 +32,12 @@ def test_a_registry_file_inside_the_lab_loads(tmp_path):
     assert lab.registry_data == lab.folder / "irr" / "world.rpsl"
 
 
+def test_the_learner_maintainer_is_a_mntner_of_the_data(tmp_path):
+    lab = lab_with(tmp_path, "{data: irr/world.rpsl, learner_mntner: MAINT-X, learner_password: p}")
+    (lab / "irr" / "world.rpsl").write_text("mntner:  MAINT-X\nsource: LABIRR\n")
+    assert load_lab(str(lab)).spec.registry.learner_mntner == "MAINT-X"  # type: ignore[union-attr]
+
+
 def test_a_lab_without_registry_has_none():
     assert load_lab("customer-filtering").registry_data is None
 
@@ -44,6 +50,13 @@ def test_a_lab_without_registry_has_none():
         ("{data: /etc/passwd}", "registry.data: '/etc/passwd' is an absolute path"),
         ("{file: irr/world.rpsl}", "registry"),
         ("irr/world.rpsl", "registry"),
+        ("{data: irr/world.rpsl, learner_mntner: MAINT-X}", "learner_password go together"),
+        ("{data: irr/world.rpsl, learner_password: pw}", "learner_password go together"),
+        ("{data: irr/world.rpsl, learner_mntner: 'MAINT X', learner_password: pw}", "pattern"),
+        (
+            "{data: irr/world.rpsl, learner_mntner: MAINT-X, learner_password: pw}",
+            "registry.learner_mntner: irr/world.rpsl holds no mntner MAINT-X",
+        ),
     ],
 )
 def test_a_bad_registry_entry_names_the_field(tmp_path, value, message):

@@ -237,6 +237,24 @@ def _inspection(lab: LoadedLab, cells: _Cells) -> None:
         cells.code(f"inspect-observer-{i}", f'lab.routes("{node}")')
 
 
+def _registry_save_note(lab: LoadedLab) -> str:
+    """What becomes of the learner's registry objects when the notebook is submitted."""
+    spec = lab.spec.registry
+    if spec is None or spec.learner_mntner is None:
+        return (
+            "Your work lives in the lab's registry, not in a router's configuration: it is "
+            "graded on the live lab (Check, grade cells), and it is gone once the lab stops.\n\n"
+        )
+    return (
+        "Your work lives in the lab's registry. Check, the grade cells, `lab.save()` and Stop "
+        f"save the objects your maintainer {spec.learner_mntner} maintains beside this notebook "
+        f"(`.manrs-lab/{lab.id}/registry.rpsl`); when your notebook is graded, they are "
+        f"submitted again, with {spec.learner_mntner}'s password, to a fresh registry started "
+        "from the lab's data (objects of yours that are missing from the file are deleted), "
+        "so run Check once more after your last change.\n\n"
+    )
+
+
 def _registry_work(lab: LoadedLab) -> bool:
     """The learner's work is a registry update (the reference solution is one)."""
     path = lab.spec.solution.get(lab.spec.learner)
@@ -351,9 +369,8 @@ def build_notebook(lab: LoadedLab, number: int, *, instructor: bool = False) -> 
         cells.markdown(
             "submit-text",
             "## Check\n\n"
-            "**Check** in the panel grades every task again. Your work lives in the lab's "
-            "registry, not in a router's configuration: it is graded on the live lab (Check, "
-            "grade cells), and it is gone once the lab stops.\n\n"
+            "**Check** in the panel grades every task again. "
+            + _registry_save_note(lab)
             + _readiness_note(lab)
             + "When you are done, **Stop** the lab in the panel (or run `lab.stop()`).",
         )

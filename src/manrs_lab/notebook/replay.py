@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from manrs_lab import operations, submission
+from manrs_lab import operations, registry_replay, submission
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.errors import LabError, NotRunningError
 from manrs_lab.grader.engine import grade
@@ -49,6 +49,7 @@ SAVE_DIR = submission.SAVE_DIR
 EXECUTION_ENV = "NBGRADER_EXECUTION"
 INSTANCE_PREFIX_ENV = "MANRS_LAB_INSTANCE_PREFIX"
 AUTOGRADE = "autograde"
+REGISTRY_KEY = "registry"  # save_configs' key for the saved registry objects
 _FRR_HEADER = re.compile(r"\A(Building configuration\.\.\.|Current configuration:|\s*)$")
 
 
@@ -138,6 +139,11 @@ def save_configs(
         _write(folder / f"{node}{NFT_SUFFIX}", found.ruleset)
         settings = submission.sysctl_text(list(found.sysctls)) if found.sysctls else None
         _write(folder / f"{node}{SYSCTL_SUFFIX}", settings)
+    if task is None:
+        # The registry objects of the learner's maintainer (labs that name it), beside them.
+        registry_file = registry_replay.save(running, folder)
+        if registry_file is not None:
+            saved[REGISTRY_KEY] = registry_file
     return saved
 
 
@@ -228,9 +234,22 @@ def replay(
     progress = progress or SilentProgress()
     found = _accepted(lab, notebook_dir, task if lab.staged else None)
     refused = list(found.refused)
-    if lab.spec.registry is not None:
-        # Say so rather than grade in silence: a saved notebook holds router configurations,
-        # not the registry's objects, which start again from the lab's data here.
+    registry_saved = None
+    if submission.saves_registry(lab):
+        # The learner maintainer's objects, as hostile data (registry_replay).
+        registry_saved = registry_replay.read_saved(lab, notebook_dir)
+        refused += registry_saved.refused
+        if registry_saved.objects is None and not registry_saved.refused:
+            refused.append(
+                Refusal(
+                    f"{SAVE_DIR}/{lab.id}/{submission.REGISTRY_FILE}",
+                    "not saved: graded the registry as the lab starts it (check, or run "
+                    "lab.save(), before submitting)",
+                )
+            )
+    elif lab.spec.registry is not None:
+        # Say so rather than grade in silence: this lab names no learner maintainer, so its
+        # registry starts again from the lab's data here.
         refused.append(
             Refusal(
                 "registry",
@@ -263,6 +282,9 @@ def replay(
         for node, filters in found.filters.items():
             if not filters.empty:
                 refused += [Refusal(node, p) for p in apply_filters(running, node, filters)]
+        if registry_saved is not None:
+            progress.step("replaying the saved registry objects")
+            refused += registry_replay.apply(running, registry_saved)
         report = grade(running, progress, seed=seed, tasks=[task] if task else None)
         return Replay(report, missing, None, refused)
     finally:

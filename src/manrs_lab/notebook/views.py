@@ -412,7 +412,12 @@ class SavedFiles(dict[str, Path]):
     def __repr__(self) -> str:
         if not self:
             return self.note
-        return "\n".join(f"saved {node}'s configuration to {path}" for node, path in self.items())
+        return "\n".join(
+            f"saved your registry objects to {path}"
+            if node == "registry"
+            else f"saved {node}'s configuration to {path}"
+            for node, path in self.items()
+        )
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,23 @@ class RegistrySpec(Strict):
         description="RPSL file the registry starts with (mntner, aut-num, as-set, route "
         "objects...), relative to the lab folder and inside it"
     )
+    learner_mntner: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z0-9][A-Z0-9_-]*$",
+        description="the learner's maintainer (a mntner in `data`): `lab.save()` saves the "
+        "objects it maintains, and nbgrader's replay submits them with `learner_password`",
+    )
+    learner_password: str | None = Field(
+        default=None,
+        min_length=1,
+        description="that maintainer's password, as the lab's guide gives it to the learner",
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RegistrySpec:
+        if (self.learner_mntner is None) != (self.learner_password is None):
+            raise ValueError("learner_mntner and learner_password go together")
+        return self
 
 
 class LabSpecFile(Strict):

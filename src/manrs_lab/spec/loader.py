@@ -271,6 +271,11 @@ def _cross_check(spec: LabSpecFile, folder: Path, topology: Topology) -> list[st
         problem = lab_file_problem(folder, rel, "registry.data")
         if problem is None and not (folder / rel).resolve().is_relative_to(folder):
             problem = f"registry.data: {rel!r} is outside the lab folder {folder}"
+        mntner = spec.registry.learner_mntner
+        if problem is None and mntner is not None:
+            text = (folder / rel).read_text(errors="replace")
+            if not re.search(rf"^mntner:[ \t]*{re.escape(mntner)}[ \t]*$", text, re.M | re.I):
+                problem = f"registry.learner_mntner: {rel} holds no mntner {mntner}"
         if problem is not None:
             problems.append(problem)
 

@@ -24,117 +24,40 @@ Nothing here reads a learner's files: each check asks the instance's own IRRd (`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from dataclasses import dataclass
+from ipaddress import ip_network
 
 from pydantic import Field, field_validator
 
 from manrs_lab import irr_registry
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
+from manrs_lab.registry_rules import (
+    EMAIL_RE,
+    IRT_RE,
+    Network,
+    RpslObject,
+    abuse_contacts,
+    abuse_problems,
+    contact_problems,
+    find_aut_num,
+    lookup,
+    route_objects,
+    stale_route_objects,
+)
 
-Network = IPv4Network | IPv6Network
-
-# A mailbox: RFC 5322's dot-atom local part (no quoted strings, no comments), one @.
-LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-EMAIL_RE = re.compile(rf"{LOCAL_PART}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 ASN_RE = re.compile(r"\bAS(\d+)\b", re.IGNORECASE)
-IRT_RE = re.compile(r"\bIRT-[A-Z0-9][A-Z0-9_-]*\b", re.IGNORECASE)
 INCIDENT_RE = re.compile(r"\bincident\b", re.IGNORECASE)
 
 
-# -- the registry's answers ---------------------------------------------------------------
-
-
-@dataclass
-class RpslObject:
-    """One object of a whois answer: its class, primary key and attributes in order."""
-
-    cls: str
-    key: str
-    attrs: list[tuple[str, str]] = field(default_factory=list)
-
-    def values(self, name: str) -> list[str]:
-        return [v for k, v in self.attrs if k == name]
-
-    def first(self, name: str) -> str:
-        found = self.values(name)
-        return found[0] if found else ""
-
-    def names(self, name: str) -> list[str]:
-        """A reference attribute's names (`mnt-by: A, B` and repeated lines alike), upper."""
-        return [n.strip().upper() for v in self.values(name) for n in v.split(",") if n.strip()]
-
-    @property
-    def primary_key(self) -> str:
-        """A person's or role's is its nic-hdl; others' the value of their first line."""
-        if self.cls in ("person", "role"):
-            return self.first("nic-hdl")
-        return self.key
-
-    def describe(self) -> str:
-        return f"{self.cls} {self.key}"
-
-
-def parse_rpsl(text: str) -> list[RpslObject]:
-    """The objects of a whois answer (IRRd's RIPE-style output: `%` comments, objects
-    separated by blank lines, continuation lines starting with a space, tab or `+`)."""
-    objects: list[RpslObject] = []
-    current: RpslObject | None = None
-    for line in text.splitlines():
-        if line.startswith("%"):
-            continue
-        if not line.strip():
-            current = None
-            continue
-        if line[0] in " \t+" and current is not None and current.attrs:
-            name, value = current.attrs[-1]
-            current.attrs[-1] = (name, f"{value} {line[1:].strip()}".strip())
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        name, value = name.strip().lower(), value.strip()
-        if current is None:
-            current = RpslObject(name, value)
-            objects.append(current)
-        current.attrs.append((name, value))
-    return objects
-
-
-def whois(registry: str, query: str) -> list[RpslObject]:
-    """The objects the registry answers `query` with (no recursion into contacts)."""
-    return parse_rpsl(irr_registry.query(registry, query))
-
-
-def lookup(registry: str, key: str, classes: str) -> RpslObject | None:
-    """The object of one of `classes` (comma-separated) with primary key `key`, if any."""
-    if not re.fullmatch(r"[A-Za-z0-9:./_-]+", key):
-        return None  # not a name the registry could hold: never sent as a query
-    for obj in whois(registry, f"-r -T {classes} {key}"):
-        if obj.primary_key.upper() == key.upper():
-            return obj
-    return None
-
-
 def aut_num(registry: str, asn: int) -> RpslObject:
-    obj = lookup(registry, f"AS{asn}", "aut-num")
+    obj = find_aut_num(registry, asn)
     if obj is None:
         raise CheckFailed(
             f"the registry holds no aut-num AS{asn}: `whois AS{asn}` answers nothing. Your AS "
             "must be described in the registry for anyone to find how to reach you."
         )
     return obj
-
-
-def mailbox_at(address: str, domain: str) -> bool:
-    """`address` is one syntactically valid mailbox at exactly `domain`."""
-    local, sep, host = address.strip().rpartition("@")
-    return (
-        bool(sep)
-        and re.fullmatch(LOCAL_PART, local) is not None
-        and host.lower() == domain.lower().rstrip(".")
-    )
 
 
 def _registry(ctx: CheckContext) -> str:
@@ -144,10 +67,6 @@ def _registry(ctx: CheckContext) -> str:
             "this lab instance has no routing registry (lab.yaml needs `registry:`)", final=True
         )
     return name
-
-
-def _maintained_by_own(obj: RpslObject, maintainers: list[str]) -> bool:
-    return bool(set(obj.names("mnt-by")) & set(maintainers))
 
 
 # -- contacts -----------------------------------------------------------------------------
@@ -164,91 +83,16 @@ class ContactParams(Params):
         return [self.node]
 
 
-def contact_problems(registry: str, asn: int, domain: str) -> tuple[list[str], str]:
-    """What is wrong with AS`asn`'s admin-c and tech-c (empty: nothing), and the evidence."""
-    aut = aut_num(registry, asn)
-    own = aut.names("mnt-by")
-    problems: list[str] = []
-    good: list[str] = []
-    has_role = False
-    for attr in ("admin-c", "tech-c"):
-        handles = aut.names(attr)
-        if not handles:
-            problems.append(f"AS{asn} names no {attr}.")
-        for handle in handles:
-            obj = lookup(registry, handle, "role,person")
-            if obj is None:
-                problems.append(
-                    f"{attr} {handle} of AS{asn} resolves to nothing: the registry holds no "
-                    f"role or person {handle} (`whois {handle}`), so whoever looks for your "
-                    f"{attr} finds no one. Point it at an object that exists."
-                )
-                continue
-            bad_mail = [m for m in obj.values("e-mail") if not mailbox_at(m, domain)]
-            if not _maintained_by_own(obj, own):
-                problems.append(
-                    f"{attr} {handle} ({obj.describe()}) is maintained by "
-                    f"{', '.join(obj.names('mnt-by')) or 'no maintainer'}, not by AS{asn}'s "
-                    f"maintainer ({', '.join(own)}): you cannot keep it up to date, and "
-                    "whoever holds that maintainer decides where your incident mail goes."
-                )
-            elif bad_mail:
-                problems.append(
-                    f"{attr} {handle} ({obj.describe()}) has e-mail {', '.join(bad_mail)}: not a "
-                    f"mailbox at your domain {domain}. Mail there reaches whoever runs that "
-                    "domain (an old employer, a former provider), not your network."
-                )
-            else:
-                good.append(f"{attr} {handle} ({obj.cls}, {', '.join(obj.values('e-mail'))})")
-                has_role = has_role or (attr == "tech-c" and obj.cls == "role")
-    if not has_role and not problems:
-        problems.append(
-            f"AS{asn}'s tech-c names only persons: publish your NOC as a role object (a team "
-            "mailbox at your domain that outlives any one employee) and name it in tech-c."
-        )
-    return problems, "; ".join(good)
-
-
 @check("registry_contacts_resolve", ContactParams)
 def registry_contacts_resolve(ctx: CheckContext, params: ContactParams) -> str:
     """The learner's aut-num names admin-c and tech-c that exist in the registry, that the
     AS's maintainer maintains, whose every e-mail is at the AS's domain; a role among tech-c."""
     registry = _registry(ctx)
     asn = ctx.running.router(params.node).asn
-    problems, evidence = contact_problems(registry, asn, params.domain)
+    problems, good = contact_problems(registry, aut_num(registry, asn), params.domain)
     if problems:
         raise CheckFailed(" ".join(problems))
-    return f"AS{asn}: {evidence}"
-
-
-@dataclass
-class AbuseContact:
-    irt: str
-    mailboxes: list[str]
-
-
-def abuse_contacts(registry: str, aut: RpslObject) -> tuple[list[AbuseContact], list[str]]:
-    """The irt objects an aut-num points to in its remarks, with their abuse mailboxes, that
-    the aut-num's own maintainer maintains; and why the other named ones do not count."""
-    own = aut.names("mnt-by")
-    found: list[AbuseContact] = []
-    problems: list[str] = []
-    named = {m.group(0).upper() for v in aut.values("remarks") for m in IRT_RE.finditer(v)}
-    for name in sorted(named):
-        obj = lookup(registry, name, "irt")
-        if obj is None:
-            problems.append(
-                f"{aut.describe()} names {name} in its remarks, but the registry holds no irt "
-                f"{name} (`whois -T irt {name}`)."
-            )
-        elif not _maintained_by_own(obj, own):
-            problems.append(
-                f"irt {name} is maintained by {', '.join(obj.names('mnt-by'))}, not by "
-                f"{aut.describe()}'s maintainer ({', '.join(own)})."
-            )
-        else:
-            found.append(AbuseContact(name, obj.values("abuse-mailbox")))
-    return found, problems
+    return f"AS{asn}: " + "; ".join(good)
 
 
 @check("registry_abuse_contact", ContactParams)
@@ -257,23 +101,7 @@ def registry_abuse_contact(ctx: CheckContext, params: ContactParams) -> str:
     its maintainer) whose abuse-mailbox is a mailbox at the AS's domain."""
     registry = _registry(ctx)
     asn = ctx.running.router(params.node).asn
-    aut = aut_num(registry, asn)
-    found, problems = abuse_contacts(registry, aut)
-    if not found and not problems:
-        raise CheckFailed(
-            f"AS{asn} publishes no abuse contact: its aut-num's remarks name no irt object "
-            f"(`whois AS{asn}`). Another network that sees your prefixes misbehave, or that you "
-            "hijack by mistake, has nowhere to report it. Create an irt object (its name starts "
-            "with IRT-) with an abuse-mailbox at your domain, and name it in a remarks line of "
-            "your aut-num."
-        )
-    for contact in found:
-        bad = [m for m in contact.mailboxes if not mailbox_at(m, params.domain)]
-        if bad:
-            problems.append(
-                f"irt {contact.irt} has abuse-mailbox {', '.join(bad)}: not a mailbox at your "
-                f"domain {params.domain}, so reports would go to whoever runs that domain."
-            )
+    problems, found = abuse_problems(registry, aut_num(registry, asn), params.domain)
     if problems:
         raise CheckFailed(" ".join(problems))
     return f"AS{asn}: " + "; ".join(
@@ -552,32 +380,9 @@ def route_objects_current(ctx: CheckContext, params: RoutesParams) -> str:
     asn = ctx.running.router(params.node).asn
     aut = aut_num(registry, asn)
     announced = originated(ctx, params.node, params.observer)
-    objects: dict[tuple[str, str, str], RpslObject] = {}
-    queries = [f"-r -T route,route6 -i origin AS{asn}"]
-    queries += [
-        f"-r -T route,route6 -i mnt-by {m}"
-        for m in aut.names("mnt-by")
-        if re.fullmatch(r"[A-Z0-9_-]+", m)  # a maintainer's name, never more query text
-    ]
-    for query in queries:
-        for obj in whois(registry, query):
-            if obj.cls in ("route", "route6"):
-                objects[(obj.cls, obj.key, obj.first("origin").upper())] = obj
-    problems = []
-    for (cls, prefix, origin), _obj in sorted(objects.items()):
-        if origin != f"AS{asn}":
-            problems.append(
-                f"{cls} {prefix} with origin {origin} (maintained by you) says {origin} may "
-                f"originate it; {origin} does not (it is your prefix, originated by AS{asn}). A "
-                "stale route object lets whoever runs that AS announce your space through "
-                "every filter built from the registry: delete it."
-            )
-        elif ip_network(prefix) not in announced:
-            problems.append(
-                f"{cls} {prefix} origin {origin} is registered, but {params.node} does not "
-                f"announce it ({params.observer} receives no such route from AS{asn}): register "
-                "what you originate, and delete what you no longer do."
-            )
+    objects = route_objects(registry, aut, asn)
+    seen = f"{params.observer} receives no such route from AS{asn}"
+    problems = stale_route_objects(objects, asn, announced, params.node, seen)
     if problems:
         raise CheckFailed(" ".join(problems))
     listed = ", ".join(f"{c} {p}" for c, p, _ in sorted(objects))
