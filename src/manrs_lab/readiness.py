@@ -138,12 +138,14 @@ CHECK_KINDS: dict[str, tuple[int | None, Role]] = {
     "registry_abuse_contact": (3, Role.RULE),
     "originated_routes_registered": (4, Role.RULE),
     "route_objects_current": (4, Role.RULE),
-    # The irr-and-roa lab: the customer filter built from the registry is Action 1 filtering;
-    # the customer's route object and ROA are someone else's Action 4, context here.
+    # The irr-and-roa and manrs-ready labs: a filter built from the registry is Action 1
+    # filtering; the route objects and ROAs the learner publishes (its own, or a customer's
+    # carved from its space) are Action 4 rules: a ROA the grade refuses (maxLength too loose)
+    # keeps Action 4 from ready even though the prefix is RPKI-valid.
     "registry_answers": (None, Role.GATE),
     "filter_matches_registry": (1, Role.REFUSE),
-    "registry_route_object": (None, Role.CONTEXT),
-    "roa_authorizes": (None, Role.CONTEXT),
+    "registry_route_object": (4, Role.RULE),
+    "roa_authorizes": (4, Role.RULE),
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from clab_support import containers_named, ensure_images, install_fake_containerlab, run
 
-from conftest import unique_instance
+from lab_support import unique_instance
 from manrs_lab import operations
 from manrs_lab.drivers.bird import BirdRouter
 from manrs_lab.drivers.frr import FrrRouter

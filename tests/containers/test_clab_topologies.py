@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from clab_support import containers_named, ensure_images, install_fake_containerlab, run
 
-from conftest import unique_instance
+from lab_support import unique_instance
 from manrs_lab import operations
 from manrs_lab.cli import main
 from manrs_lab.errors import DeployError, NotRunningError

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import leftovers, unique_instance
+from lab_support import leftovers, unique_instance
 
 pytestmark = pytest.mark.daemons
 LAB = "customer-filtering"

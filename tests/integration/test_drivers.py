@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from lab_support import REPO
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import ExecError
 from manrs_lab.running import RunningLab

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from lab_support import REPO
 from manrs_lab.drivers import daemons
 from manrs_lab.runtime.netns import NetnsRuntime, stop_processes
 from manrs_lab.spec.topology import Role

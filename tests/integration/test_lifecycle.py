@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, leftovers, unique_instance
+from lab_support import REPO, leftovers, unique_instance
 from manrs_lab import doctor, operations
 from manrs_lab.errors import ConfigSyntaxError, DeployError
 from manrs_lab.instance import netns_name, pid_alive

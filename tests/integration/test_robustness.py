@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, unique_instance
+from lab_support import leftovers, unique_instance
 from manrs_lab import doctor, operations
 from manrs_lab.instance import netns_name
 from manrs_lab.paths import STATE_ENV

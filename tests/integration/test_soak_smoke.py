@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from lab_support import REPO
 
 pytestmark = pytest.mark.daemons
 

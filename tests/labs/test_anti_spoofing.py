@@ -14,8 +14,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from conftest import REPO
 from lab_reports import failed_ids, failed_tasks
+from lab_support import REPO
 from manrs_lab import operations
 from manrs_lab.errors import LabError
 from manrs_lab.grader.checks.traffic import (

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, unique_instance
 from lab_reports import failed_ids, failed_tasks
+from lab_support import leftovers, unique_instance
 from manrs_lab import irr_registry, operations, readiness, registry_rules
 from manrs_lab.grader.checks import contacts
 from manrs_lab.grader.engine import grade

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import REPO
 from lab_reports import failed_ids, failed_tasks
+from lab_support import REPO
 from manrs_lab import operations
 from manrs_lab.grader.checks.traffic import SpoofedParams, draw_spoofed
 from manrs_lab.grader.engine import check_seed, grade

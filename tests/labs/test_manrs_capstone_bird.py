@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import REPO
 from lab_reports import failed_ids, failed_tasks
+from lab_support import REPO
 from manrs_lab import operations
 from manrs_lab.grader.engine import grade
 from manrs_lab.grader.report import GradeReport

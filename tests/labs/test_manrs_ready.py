@@ -25,8 +25,8 @@ import json
 import pytest
 from test_readiness_capstone import screenshot
 
-from conftest import REPO
 from lab_reports import failed_ids, failed_tasks
+from lab_support import REPO
 from manrs_lab import irr_registry, operations, readiness
 from manrs_lab.cli import main
 from manrs_lab.irr_registry import updates
@@ -142,11 +142,16 @@ def test_manrs_ready_unsolved_wrong_and_solved(boot_lab, capsys, tmp_path):
     unsolved = readiness.ReadinessReport.from_dict(data)
     assert data["grade_points"] == 0
     assert verdicts(unsolved) == dict.fromkeys((1, 2, 3, 4), Verdict.LAGGING)
-    assert "0 of 2 prefixes with route objects; 0 of 2 prefixes RPKI-valid" in (
-        unsolved.action(4).summary
-    )
-    dangling = {e.what for e in unsolved.action(3).evidence if e.outcome == "dangling"}
-    assert dangling == {"admin-c AK7-LAB", "tech-c JD9-LAB"}
+    summary = unsolved.action(4).summary
+    for said in (
+        "0 of 2 prefixes with route objects",
+        "1 stale route object",
+        "0 of 2 prefixes RPKI-valid",
+    ):
+        assert said in summary, summary
+    problems = " ".join(e.detail for e in unsolved.action(3).evidence if e.outcome == "problem")
+    assert "AK7-LAB" in problems, problems  # admin-c and tech-c: deleted persons
+    assert "JD9-LAB" in problems, problems
     grade, _ = readiness.check_and_assess(name, SilentProgress(), seed=SEED + 1)
     assert failed_tasks(grade) == TASKS
     screenshot(unsolved, "manrs-ready-unsolved")
@@ -173,20 +178,23 @@ def test_manrs_ready_unsolved_wrong_and_solved(boot_lab, capsys, tmp_path):
         Verdict.READY,
     )
     assert verdicts(report)[4] is Verdict.LAGGING
-    assert "2 of 2 prefixes with route objects; 0 of 2 prefixes RPKI-valid" in (
-        report.action(4).summary
-    )
+    summary = report.action(4).summary
+    for said in ("2 of 2 prefixes with route objects", "1 stale", "0 of 2 prefixes RPKI-valid"):
+        assert said in summary, summary
 
     # ROAs published through the portal, the IPv4 one with a loose maxLength.
     assert main(["roa", "-i", name, "add", "198.18.0.0/24", "--max-length", "28"]) == 0
     assert main(["roa", "-i", name, "add", "2001:db8::/48", "--max-length", "48"]) == 0
     capsys.readouterr()
-    grade, _ = readiness.check_and_assess(name, SilentProgress(), seed=SEED)
+    grade, loose = readiness.check_and_assess(name, SilentProgress(), seed=SEED)
     assert failed_tasks(grade) == {"route-objects", "roas"}
     assert failed_ids(grade) >= {"no-stale-route-objects", "roa-ipv4"}
     assert "roa-ipv6" not in failed_ids(grade)
     message = next(c.message for c in grade.checks if c.id == "roa-ipv4")
     assert "maxLength 24" in message
+    # Every prefix is RPKI-valid now, yet the report is never kinder than the grade.
+    assert verdicts(loose)[4] is not Verdict.READY
+    assert "roa-ipv4" in loose.action(4).summary, loose.action(4).summary
 
     # The learner finishes in their own words: the stale object deleted, the ROA made minimal.
     updates.apply_update(name, STALE_DELETED)
@@ -208,3 +216,16 @@ def test_manrs_ready_unsolved_wrong_and_solved(boot_lab, capsys, tmp_path):
     assert verdicts(solved) == dict.fromkeys((1, 2, 3, 4), Verdict.READY)
     assert solved.ready
     screenshot(solved, "manrs-ready-solved")
+
+    # nbgrader's autograde, from what the Check saved beside the notebook: edge's
+    # configuration and packet filter, the ROAs and MAINT-EDGE's registry objects, replayed
+    # into a fresh lab (registry included) and graded: the same full marks, nothing refused.
+    from manrs_lab.notebook import replay  # noqa: PLC0415 - the notebook layer's
+
+    saved = replay.saved_dir(tmp_path, LAB)
+    assert {p.name for p in saved.iterdir()} >= {"edge.conf", "rpki.conf", "registry.rpsl"}
+    outcome = replay.replay(operations.load_lab(LAB), tmp_path, seed=SEED)
+    assert outcome.error is None, outcome.error
+    assert outcome.report is not None
+    assert outcome.notes() == []
+    assert outcome.report.points == outcome.report.max_points == 13

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from lab_support import REPO
 from manrs_lab import operations, readiness
 from manrs_lab.cli import main
 from manrs_lab.notebook import Lab

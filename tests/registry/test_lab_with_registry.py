@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers as lab_leftovers
+from lab_support import leftovers as lab_leftovers
 from manrs_lab import doctor, irr_registry, operations
 from manrs_lab.cli import main
 from manrs_lab.errors import LabError

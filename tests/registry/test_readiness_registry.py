@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import DAEMONS_MISSING
+from lab_support import DAEMONS_MISSING
 from manrs_lab import irr_registry, readiness, roa
 from manrs_lab.progress import SilentProgress
 from manrs_lab.readiness import Verdict
