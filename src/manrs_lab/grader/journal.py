@@ -179,6 +179,9 @@ def _withdraw(running: RunningLab, node: str, prefixes: list[str]) -> None:
     while True:
         left = [p for p in prefixes if any(r.peer is None for r in router.routes(p))]
         if not left:
+            if isinstance(router, FrrRouter):
+                # The killed check's route-maps (its drawn paths): no check runs now.
+                router.drop_probe_maps()
             return
         if time.monotonic() > deadline:
             # The router still originates it: its own configuration does (the learner's), and
