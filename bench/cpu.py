@@ -9,7 +9,8 @@
   (zebra, bgpd, BIRD, stayrtr: /proc/PID/stat before and after), each a CLI process as a
   learner's terminal or notebook kernel would run it.
 - CPU per `check` in a resident process, as the notebook's Check button runs it (the kernel
-  has imported the package and checked once before): no Python start-up, no imports.
+  has imported the package and checked once before): no Python start-up, no imports; with
+  the processes it waits for, the median of KERNEL_REPEAT checks.
 - N learners pressing Check at the same moment (N = 1, 10, 30, 50 solved capstone instances),
   from their notebooks (a resident process each) and from the CLI: median and p95 of the time
   to verdict; every verdict must be full marks (a wrong verdict under load is a failure, not a
@@ -47,6 +48,7 @@ CLI = [str(Path(sys.executable).parent / "manrs-lab")]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CAPSTONE = "manrs-capstone"
 SECTION = "## CPU per operation and a class at once"
+KERNEL_REPEAT = 5  # checks in the kernel per lab: the median (a shared machine is noisy)
 
 
 def cpu_s(pid: int) -> float:
@@ -111,7 +113,7 @@ class OpCpu:
         return round(self.check_cli_s + self.check_daemons_s, 3)
 
 
-def measure_ops(lab_id: str) -> OpCpu:
+def measure_ops(lab_id: str, kernel_repeat: int = KERNEL_REPEAT) -> OpCpu:
     name = f"cpu-{lab_id}"[:40]
     _, up_cli, res = run_cli(["up", lab_id, "--instance", name])
     if res.returncode != 0:
@@ -133,16 +135,19 @@ def measure_ops(lab_id: str) -> OpCpu:
         report = json.loads(res.stdout)
         points = f"{report['points']}/{report['max_points']}"
         kernel = KernelCheck(name)
+        kernel_cpu, kernel_daemon_cpu = [], []
         try:
             kernel.ready()
-            time.sleep(1.0)
-            before = sum(cpu_s(p) for p in pids)
-            kernel_result = kernel.go()
-            kernel_daemons = sum(cpu_s(p) for p in pids) - before
+            for _ in range(kernel_repeat):
+                time.sleep(1.0)
+                before = sum(cpu_s(p) for p in pids)
+                kernel_result = kernel.go()
+                kernel_daemon_cpu.append(sum(cpu_s(p) for p in pids) - before)
+                kernel_cpu.append(kernel_result["cpu_s"])
+                if kernel_result["points"] != kernel_result["max_points"]:
+                    raise SystemExit(f"kernel check of {lab_id}: {kernel_result}")
         finally:
             kernel.close()
-        if kernel_result["points"] != kernel_result["max_points"]:
-            raise SystemExit(f"kernel check of {lab_id}: {kernel_result}")
     finally:
         run_cli(["down", name])
     return OpCpu(
@@ -155,24 +160,28 @@ def measure_ops(lab_id: str) -> OpCpu:
         round(check_daemons, 3),
         round(wall, 3),
         points,
-        round(kernel_result["cpu_s"], 3),
-        round(kernel_daemons, 3),
+        round(statistics.median(kernel_cpu), 3),
+        round(statistics.median(kernel_daemon_cpu), 3),
     )
 
 
 KERNEL_WORKER = """
-import json, sys, time
+import json, resource, sys, time
 from manrs_lab import operations
 from manrs_lab.progress import SilentProgress
 name = sys.argv[1]
 operations.check(name, SilentProgress())  # the kernel has checked before
 print("ready", flush=True)
-sys.stdin.readline()
-cpu, start = time.process_time(), time.monotonic()
-report = operations.check(name, SilentProgress())
-print(json.dumps({"cpu_s": time.process_time() - cpu, "wall_s": time.monotonic() - start,
-                  "points": report.points, "max_points": report.max_points,
-                  "failed": [c.id for c in report.checks if not c.passed]}), flush=True)
+def children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+while sys.stdin.readline():
+    cpu, kids, start = time.process_time(), children(), time.monotonic()
+    report = operations.check(name, SilentProgress())
+    print(json.dumps({"cpu_s": time.process_time() - cpu + children() - kids,
+                      "wall_s": time.monotonic() - start,
+                      "points": report.points, "max_points": report.max_points,
+                      "failed": [c.id for c in report.checks if not c.passed]}), flush=True)
 """
 
 
@@ -411,7 +420,8 @@ def table(report: Report) -> str:
         "with what it waited for (nft, ip, ping), and the lab's daemons during it.",
         "",
         "The notebook's Check runs in the kernel, which has imported the package and checked "
-        "before: `check in a kernel` is that process's CPU, and the daemons'.",
+        "before: `check in a kernel` is that process's CPU with the processes it waited for "
+        f"(ip, ping, ss), and the daemons'; the median of {KERNEL_REPEAT} checks.",
         "",
         "| lab | up: CLI / daemons | solve: CLI / daemons | check: CLI / daemons (total) | "
         "check wall s | check in a kernel / daemons | score |",
@@ -481,7 +491,7 @@ def main() -> int:
     report = Report(class_lab=lab_for_class)
     for lab_id in args.labs if args.labs is not None else lab_ids():
         print(f"cpu per operation: {lab_id}", file=sys.stderr)
-        report.ops.append(measure_ops(lab_id))
+        report.ops.append(measure_ops(lab_id, 1 if args.quick else KERNEL_REPEAT))
     if args.checks:
         names = [f"cpu-c{i}" for i in range(max(args.checks))]
         print(f"booting {len(names)} solved {lab_for_class}", file=sys.stderr)

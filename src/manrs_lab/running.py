@@ -30,6 +30,7 @@ class RunningLab:
     _routers: dict[str, Router] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _host_addresses: dict[str, list[str]] = field(default_factory=dict)
+    _host_locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     @property
     def registry(self) -> str | None:
@@ -69,10 +70,17 @@ class RunningLab:
         their router changes them. Anti-spoofing checks ask for them some fifty times."""
         with self._lock:
             known = self._host_addresses.get(node)
+            reading = self._host_locks.setdefault(node, threading.Lock())
         if known is None:
-            known = self.host(node).addresses()
-            with self._lock:
-                self._host_addresses[node] = known
+            # One read per host, however many checks ask at once (twenty checks starting
+            # together each ran `ip -j addr` when the first read had not finished yet).
+            with reading:
+                with self._lock:
+                    known = self._host_addresses.get(node)
+                if known is None:
+                    known = self.host(node).addresses()
+                    with self._lock:
+                        self._host_addresses[node] = known
         return list(known)
 
     def rtr(self, node: str) -> RtrCache:

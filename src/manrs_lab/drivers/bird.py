@@ -9,6 +9,7 @@ from manrs_lab.drivers import bird_parse
 from manrs_lab.drivers.bird_ctl import bird_query
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.router import ParsedAnswers
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import ExecError
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
@@ -27,6 +28,7 @@ class BirdRouter:
         self._announced: list[str] = []
         self._paths: dict[str, tuple[int, ...]] = {}  # probe prefix -> relayed/forged AS path
         self._hops: dict[str, str] = {}  # probe prefix -> third-party next hop
+        self._parsed = ParsedAnswers()
 
     def birdc(self, command: str) -> str:
         """What `birdc COMMAND` prints: over the control socket where it is a local file (no
@@ -74,10 +76,12 @@ class BirdRouter:
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:
-            text = self.birdc(f"show route all where net = {ip_network(prefix)}")
+            query = f"show route all where net = {ip_network(prefix)}"
         else:
-            text = self.birdc("show route all")
-        return bird_parse.parse_routes_all(text, self.asn)
+            query = "show route all"
+        return self._parsed.routes(
+            query, self.birdc(query), lambda text: bird_parse.parse_routes_all(text, self.asn)
+        )
 
     def forwards(self, prefix: str) -> bool:
         # BIRD 2 writes a route to the kernel (its kernel protocol, netlink with ack) in the

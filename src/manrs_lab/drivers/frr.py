@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from ipaddress import ip_address, ip_network
 from pathlib import Path
@@ -11,14 +12,31 @@ from typing import Any
 
 from manrs_lab.drivers import frr_parse
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.router import ParsedAnswers
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.drivers.vty import vty_query, vty_session
 from manrs_lab.errors import ExecError
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
+PROBE_MAP = "MANRS-PROBE"  # the name of every route-map a probe is announced with starts so
+
 
 def _family(prefix: str) -> str:
     return "ipv6" if ip_network(prefix).version == 6 else "ipv4"
+
+
+def _probe_map_name(as_path: tuple[int, ...], next_hop: str | None) -> str | None:
+    """The route-map a probe with this relayed or forged path and next hop is announced
+    with (None: it needs none). A digest: a 51-hop path of 10-digit ASNs is no name."""
+    if not (as_path or next_hop):
+        return None
+    name = PROBE_MAP
+    if as_path:
+        digest = hashlib.sha256(" ".join(map(str, as_path)).encode()).hexdigest()[:12]
+        name += f"-PATH-{len(as_path)}-{digest}"
+    if next_hop:
+        name += "-NH-" + next_hop.replace(":", "-")
+    return name
 
 
 class FrrRouter:
@@ -27,6 +45,12 @@ class FrrRouter:
         self.name = handle.name
         assert handle.node.asn is not None
         self.asn = handle.node.asn
+        # Probe prefix -> the route-map it was announced with (a relayed or forged path, a
+        # third-party next hop). A map goes with the last prefix that uses it: each check
+        # draws new paths, and maps left behind piled up (160 on the capstone's transit after
+        # fifty checks), every one of them making bgpd's next route-map update dearer.
+        self._probe_maps: dict[str, str] = {}
+        self._parsed = ParsedAnswers()
 
     # -- transport ------------------------------------------------------------------------
     def _run_dir(self) -> Path | None:
@@ -40,7 +64,9 @@ class FrrRouter:
         return self.handle.exec_ok(["vtysh", "-d", daemon, "-c", command])
 
     def show_json(self, command: str, daemon: str = "bgpd") -> Any:
-        text = self.show(command, daemon)
+        return self._json(command, self.show(command, daemon))
+
+    def _json(self, command: str, text: str) -> Any:
         try:
             return json.loads(text) if text.strip() else {}
         except json.JSONDecodeError as exc:
@@ -74,14 +100,20 @@ class FrrRouter:
 
     def routes(self, prefix: str | None = None) -> list[BgpRoute]:
         if prefix is not None:
-            doc = self.show_json(f"show bgp {_family(prefix)} unicast {prefix} json")
-            return frr_parse.parse_prefix_detail(doc, self.asn)
+            query = f"show bgp {_family(prefix)} unicast {prefix} json"
+            return self._parsed.routes(
+                query,
+                self.show(query),
+                lambda text: frr_parse.parse_prefix_detail(self._json(query, text), self.asn),
+            )
         routes: list[BgpRoute] = []
         for family in ("ipv4", "ipv6"):
-            routes += frr_parse.parse_table(
-                self.show_json(f"show bgp {family} unicast json"), self.asn
-            )
+            query = f"show bgp {family} unicast json"
+            routes += self._parsed.routes(query, self.show(query), self._table_parser(query))
         return routes
+
+    def _table_parser(self, query: str) -> Callable[[str], list[BgpRoute]]:
+        return lambda text: frr_parse.parse_table(self._json(query, text), self.asn)
 
     def forwards(self, prefix: str) -> bool:
         # bgpd hands a route to zebra, and zebra to the kernel, after bgpd's table has it (a
@@ -137,15 +169,12 @@ class FrrRouter:
         neg = "no " if withdraw else ""
         commands = ["configure terminal"]
         route_map = ""
-        if (as_path or next_hop) and not withdraw:
+        name = _probe_map_name(as_path, next_hop)
+        if name is not None and not withdraw:
             sets = []
-            name = "MANRS-PROBE"
-            if as_path:  # a digest: a 51-hop path of 10-digit ASNs is no name
-                digest = hashlib.sha256(" ".join(map(str, as_path)).encode()).hexdigest()[:12]
-                name += f"-PATH-{len(as_path)}-{digest}"
+            if as_path:
                 sets.append(f"set as-path prepend {' '.join(str(a) for a in as_path)}")
             if next_hop:
-                name += "-NH-" + next_hop.replace(":", "-")
                 v6 = ip_address(next_hop).version == 6
                 sets.append(
                     f"set ipv6 next-hop global {next_hop}" if v6 else f"set ip next-hop {next_hop}"
@@ -159,7 +188,18 @@ class FrrRouter:
                 f"{neg}network {prefix}{route_map}",
                 "exit-address-family",
             ]
+        if withdraw:
+            unused = self._maps_unused_without(prefixes)
+            if unused:
+                commands += ["exit", *(f"no route-map {m}" for m in unused)]
         return [*commands, "end"]
+
+    def _maps_unused_without(self, prefixes: list[str]) -> list[str]:
+        """The probe route-maps no prefix uses once `prefixes` are withdrawn."""
+        gone = set(prefixes)
+        theirs = {m for p, m in self._probe_maps.items() if p in gone}
+        kept = {m for p, m in self._probe_maps.items() if p not in gone}
+        return sorted(theirs - kept)
 
     def announce(
         self, prefixes: list[str], as_path: tuple[int, ...] = (), next_hop: str | None = None
@@ -167,9 +207,38 @@ class FrrRouter:
         self.bgpd_commands(
             self._network_commands(prefixes, withdraw=False, as_path=as_path, next_hop=next_hop)
         )
+        name = _probe_map_name(as_path, next_hop)
+        if name is not None:
+            self._probe_maps.update(dict.fromkeys(prefixes, name))
 
     def withdraw(self, prefixes: list[str]) -> None:
         self.bgpd_commands(self._network_commands(prefixes, withdraw=True))
+        for prefix in prefixes:
+            self._probe_maps.pop(prefix, None)
+
+    def drop_probe_maps(self) -> list[str]:
+        """Remove every probe route-map bgpd holds (after a killed check: call with no check
+        running and its probe prefixes withdrawn). Returns their names."""
+        run_dir = self._run_dir()
+        if run_dir is not None:
+            text = vty_session(run_dir / "bgpd.vty", ["enable", "show route-map json"])[1]
+        else:
+            text = self.handle.exec_ok(["vtysh", "-d", "bgpd", "-c", "show route-map json"])
+        try:
+            doc = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ExecError(f"{self.name}: 'show route-map json' did not answer JSON") from exc
+        names = sorted(
+            n
+            for daemon in doc.values()
+            if isinstance(daemon, dict)
+            for n in daemon
+            if n.startswith(PROBE_MAP)
+        )
+        if names:
+            self.bgpd_commands(["configure terminal", *(f"no route-map {n}" for n in names), "end"])
+        self._probe_maps.clear()
+        return names
 
     def bgpd_commands(self, commands: list[str]) -> None:
         """Commands for bgpd alone (probe changes, `clear bgp`): over its vty socket (~1 ms)

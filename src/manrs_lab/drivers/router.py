@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from manrs_lab.drivers.rtr import Vrp
@@ -54,3 +55,23 @@ class Router(Protocol):
     def rpki_vrps(self) -> list[Vrp]:
         """The VRPs the router loaded from its RTR caches (empty without a cache)."""
         ...
+
+
+class ParsedAnswers:
+    """The routes parsed from a router's last answer to each query: the same answer again is
+    the same routes (parsing is a pure function of the text; `BgpRoute` is immutable). A
+    check polls the same tables some two hundred times and most answers are unchanged, so
+    most reads skip the decoding (FRR's JSON, BIRD's text) and the building of routes."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[str, list[BgpRoute]]] = {}
+
+    def routes(
+        self, query: str, text: str, parse: Callable[[str], list[BgpRoute]]
+    ) -> list[BgpRoute]:
+        last = self._last.get(query)
+        if last is not None and last[0] == text:
+            return list(last[1])
+        routes = parse(text)
+        self._last[query] = (text, routes)  # one tuple: a reader never sees half of it
+        return list(routes)

@@ -24,7 +24,7 @@ from manrs_lab.drivers.router import Router
 from manrs_lab.errors import ExecError, LabError
 from manrs_lab.grader import roa_probe
 from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
-from manrs_lab.grader.journal import ProbeJournal
+from manrs_lab.grader.journal import Announcement, ProbeJournal
 from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
@@ -202,11 +202,6 @@ def _run_scheduled(
     a gate that passes in 50 ms lets what it gates start at 50 ms, not after others' holds."""
     results: dict[str, CheckResult] = {}
     book = ProbeBook()
-    running_ids = {c.id for c in checks}
-    # `after` only orders: a check not being run this time (other task) does not hold it back.
-    waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
-    pending = list(checks)
-    active: dict[Future[CheckResult], str] = {}
     # Each prefix drawn, with the checks that drew it: a check's foreign prefixes are those
     # another check drew too.
     drawn_by: dict[str, set[str]] = {}
@@ -217,6 +212,53 @@ def _run_scheduled(
     def foreign_of(check_id: str) -> frozenset[str]:
         return frozenset(p for p, ids in drawn_by.items() if ids != {check_id})
 
+    # Every probe this run may announce goes into the journal before the first is sent (one
+    # write, not two per probe check: some forty a capstone check), and leaves it at the end
+    # unless its router still has it (a withdrawal that failed: the next caller's recovery
+    # withdraws it). A run killed half-way leaves them all named: recovery withdraws each
+    # (one never announced is nothing to withdraw).
+    journal = ProbeJournal.of(running)
+    planned: list[Announcement] = [
+        (c.probe.announce.node, drawn.prefixes, drawn.as_path, c.probe.announce.next_hop)
+        for c in checks
+        if c.probe is not None and (drawn := draws.get(c.id)) is not None
+    ]
+    if planned:
+        journal.add_many(planned)
+    try:
+        _schedule(
+            running,
+            checks,
+            draws,
+            progress,
+            seed=seed,
+            book=book,
+            results=results,
+            foreign_of=foreign_of,
+        )
+    finally:
+        if planned:
+            named = {(node, p) for node, prefixes, _, _ in planned for p in prefixes}
+            journal.remove_many(named - book.outstanding())
+    return results
+
+
+def _schedule(
+    running: RunningLab,
+    checks: list[Check],
+    draws: dict[str, DrawnProbe],
+    progress: Progress,
+    *,
+    seed: int,
+    book: ProbeBook,
+    results: dict[str, CheckResult],
+    foreign_of: Callable[[str], frozenset[str]],
+) -> None:
+    running_ids = {c.id for c in checks}
+    # `after` only orders: a check not being run this time (other task) does not hold it back.
+    waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
+    pending = list(checks)
+    active: dict[Future[CheckResult], str] = {}
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
         while pending or active:
             ready = [c for c in pending if all(d in results for d in waits_for[c.id])]
@@ -249,7 +291,6 @@ def _run_scheduled(
                 check_id = active.pop(future)
                 results[check_id] = future.result()
                 progress.node(check_id, "pass" if results[check_id].passed else "fail")
-    return results
 
 
 def check_seed(seed: int, check_id: str) -> int:
@@ -357,6 +398,13 @@ class ProbeBook:
         self._lock = threading.Lock()
         self._router_locks: dict[str, threading.Lock] = {}
         self._users: dict[tuple[str, str], int] = {}
+        # (router, prefix) sent to the router and not yet taken back by it: what a journal
+        # must keep naming (an announcement that failed half-way counts as sent)
+        self._sent: set[tuple[str, str]] = set()
+
+    def outstanding(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return set(self._sent)
 
     def announce(
         self,
@@ -380,6 +428,8 @@ class ProbeBook:
             if new:
                 if journal is not None:
                     journal.add(router.name, new, as_path, next_hop)
+                with self._lock:
+                    self._sent |= {(router.name, p) for p in new}
                 router.announce(new, as_path=as_path, next_hop=next_hop)
 
     def withdraw(
@@ -397,6 +447,8 @@ class ProbeBook:
                     last.append(p)
             if last:
                 router.withdraw(last)
+                with self._lock:
+                    self._sent -= {(router.name, p) for p in last}
                 if journal is not None:
                     journal.remove(router.name, last)
             return last
@@ -416,15 +468,15 @@ def _probe(
     router = running.router(node)
     prefixes, as_path = drawn.prefixes, drawn.as_path
     next_hop = probe.announce.next_hop
-    journal = ProbeJournal.of(running)
-    book.announce(router, prefixes, as_path, next_hop, journal)
+    # The run's journal already names these (`_run_scheduled`)
+    book.announce(router, prefixes, as_path, next_hop)
     try:
         _wait_originated(router, prefixes)
         yield ProbeResult(
             node=node, asn=router.asn, prefixes=prefixes, as_path=as_path, next_hop=next_hop
         )
     finally:
-        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes, journal)))
+        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
 
 
 WHOLE_TABLE_FROM = 4  # prefixes: past this many, one read of the table beats one query each

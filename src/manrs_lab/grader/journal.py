@@ -26,6 +26,8 @@ from manrs_lab.running import RunningLab
 from manrs_lab.spec.topology import Role
 
 JOURNAL = "probes.json"
+# (node, prefixes, as_path, next_hop): what a node announces for a probe
+Announcement = tuple[str, tuple[str, ...], tuple[int, ...], str | None]
 # Counting tables checks put on hosts (anti-spoofing); harmless but not the lab's own.
 COUNT_TABLES = (COUNT_TABLE, "manrs_count6")
 NOT_CONFIGURED = "Can't find"  # FRR's answer to `no network P` for a P it does not have
@@ -83,30 +85,38 @@ class ProbeJournal:
         next_hop: str | None = None,
     ) -> None:
         """Record, before they are sent, announcements `node` is about to make."""
+        self.add_many([(node, tuple(prefixes), as_path, next_hop)])
+
+    def add_many(self, announcements: list[Announcement]) -> None:
+        """Record several nodes' announcements at once, (node, prefixes, as_path, next_hop)
+        each (a grading run records every probe it may make before the first, one write)."""
         with self._lock:
             doc = self.read()
             have = {(p["node"], p["prefix"]) for p in doc["probes"]}
-            for prefix in prefixes:
-                if (node, prefix) not in have:
-                    doc["probes"].append(
-                        {
-                            "node": node,
-                            "prefix": prefix,
-                            "as_path": list(as_path),
-                            "next_hop": next_hop,
-                            "since": time.time(),
-                        }
-                    )
+            for node, prefixes, as_path, next_hop in announcements:
+                for prefix in prefixes:
+                    if (node, prefix) not in have:
+                        have.add((node, prefix))
+                        doc["probes"].append(
+                            {
+                                "node": node,
+                                "prefix": prefix,
+                                "as_path": list(as_path),
+                                "next_hop": next_hop,
+                                "since": time.time(),
+                            }
+                        )
             self._write(doc)
 
     def remove(self, node: str, prefixes: list[str] | tuple[str, ...]) -> None:
         """Forget announcements once they are withdrawn."""
-        gone = set(prefixes)
+        self.remove_many({(node, p) for p in prefixes})
+
+    def remove_many(self, gone: set[tuple[str, str]]) -> None:
+        """Forget (node, prefix) announcements: withdrawn, or never made."""
         with self._lock:
             doc = self.read()
-            doc["probes"] = [
-                p for p in doc["probes"] if not (p["node"] == node and p["prefix"] in gone)
-            ]
+            doc["probes"] = [p for p in doc["probes"] if (p["node"], p["prefix"]) not in gone]
             self._write(doc)
 
     def begin_grading(self, what: str) -> None:
@@ -179,6 +189,9 @@ def _withdraw(running: RunningLab, node: str, prefixes: list[str]) -> None:
     while True:
         left = [p for p in prefixes if any(r.peer is None for r in router.routes(p))]
         if not left:
+            if isinstance(router, FrrRouter):
+                # The killed check's route-maps (its drawn paths): no check runs now.
+                router.drop_probe_maps()
             return
         if time.monotonic() > deadline:
             # The router still originates it: its own configuration does (the learner's), and

@@ -18,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from ipaddress import ip_interface
 from pathlib import Path
 
@@ -123,6 +124,66 @@ def exec_argv(line: str) -> list[str]:
     if not argv:
         raise LabError("exec line is empty")
     return argv
+
+
+# A token `ip -batch` reads as the same argument a command line gives (no quotes, no `#`).
+BATCH_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+=,-]+$")
+BATCH_OPTIONS = {"-4", "-6"}  # options a batch keeps for all its lines (none takes a value)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a node's set-up: `line` is the topology's `exec:` line it runs (None: a
+    link brought up), `argv` the command."""
+
+    line: str | None
+    argv: tuple[str, ...]
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """`ip`'s leading options (`-6`)."""
+        out = []
+        for a in self.argv[1:]:
+            if not a.startswith("-"):
+                break
+            out.append(a)
+        return tuple(out)
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """What follows `ip [options]`: a batch line."""
+        return self.argv[1 + len(self.options) :]
+
+    @property
+    def batchable(self) -> bool:
+        return (
+            self.argv[0] == "ip"
+            and set(self.options) <= BATCH_OPTIONS
+            and len(self.command) > 0
+            and all(BATCH_SAFE.match(a) for a in self.command)
+        )
+
+
+def ip_batches(steps: list[Step]) -> list[list[Step]]:
+    """Consecutive `ip` commands with the same options as one `ip -batch`, in their order (one
+    process for a host's links, addresses and routes of a family instead of one each: `up` ran
+    some forty `ip` processes for the capstone); any other command alone, in its place."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        last = groups[-1][0] if groups else None
+        if step.batchable and last is not None and last.batchable and last.options == step.options:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
+
+
+def _failed_batch_line(stderr: str, lines: int) -> int:
+    """The index of the batch line `ip -batch` stopped at (`Command failed -:N`)."""
+    found = re.search(r"Command failed -:(\d+)", stderr)
+    if found is None:
+        return lines - 1
+    return min(max(int(found.group(1)) - 1, 0), lines - 1)
 
 
 def node_argv(ns: str, node: str, argv: Sequence[str]) -> list[str]:
@@ -282,25 +343,40 @@ class NetnsRuntime:
             future.result()
 
     def _setup_node(self, instance: Instance, name: str) -> None:
-        """Sysctls (as data), links up, then the topology's `exec:` lines (each a command of
-        its own, never a shell)."""
+        """Sysctls (as data), links up, then the topology's `exec:` lines (commands, never a
+        shell; consecutive `ip` lines of one family in one `ip -batch`)."""
         topo = self.lab.topology
         node = topo.nodes[name]
         ns = instance.netns(name)
         ifaces = [local.iface for local, _ in topo.links_of(name)]
         write_sysctls(NETNS_DIR / ns, node_sysctls(node, ifaces))
-        batch = "".join(f"link set {i} up\n" for i in ["lo", *ifaces])
-        result = run(["ip", "-n", ns, "-batch", "-"], input_text=batch)
-        if not result.ok:
-            raise LabError(f"bringing links up: {result.stderr.strip()}")
-        for line in node.exec:
-            argv = exec_argv(line)
-            if argv[0] == "ip":
-                result = run(["ip", "-n", ns, *argv[1:]])
-            else:
-                result = run(["ip", "netns", "exec", ns, *argv])
+        steps = [Step(None, ("ip", "link", "set", i, "up")) for i in ["lo", *ifaces]]
+        steps += [Step(line, tuple(exec_argv(line))) for line in node.exec]
+        for group in ip_batches(steps):
+            first = group[0]
+            if not first.batchable:  # alone: not `ip`, or words a batch line cannot carry
+                argv = first.argv
+                cmd = (
+                    ["ip", "-n", ns, *argv[1:]]
+                    if argv[0] == "ip"
+                    else ["ip", "netns", "exec", ns, *argv]
+                )
+                result = run(cmd)
+                if not result.ok:
+                    raise LabError(f"{first.line!r}: {(result.stderr or result.stdout).strip()}")
+                continue
+            batch = "".join(" ".join(step.command) + "\n" for step in group)
+            result = run(["ip", "-n", ns, *first.options, "-batch", "-"], input_text=batch)
             if not result.ok:
-                raise LabError(f"{line!r}: {(result.stderr or result.stdout).strip()}")
+                failed = group[_failed_batch_line(result.stderr, len(group))]
+                error = "\n".join(
+                    x
+                    for x in result.stderr.strip().splitlines()
+                    if not x.startswith("Command failed")
+                )
+                if failed.line is None:
+                    raise LabError(f"bringing links up: {error}")
+                raise LabError(f"{failed.line!r}: {error or result.stdout.strip()}")
 
     def _start_daemons(self, instance: Instance, progress: Progress) -> None:
         topo = self.lab.topology

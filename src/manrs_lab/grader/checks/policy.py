@@ -29,23 +29,33 @@ TABLE_TTL = 0.1  # s a router's whole table, read for one check, serves the othe
 
 _tables_guard = threading.Lock()
 _table_locks: dict[tuple[str, str], threading.Lock] = {}
-_tables: dict[tuple[str, str], tuple[float, list[BgpRoute]]] = {}
+_tables: dict[tuple[str, str], tuple[float, list[BgpRoute], dict[str, list[BgpRoute]]]] = {}
 
 
-def table(ctx: CheckContext, node: str) -> list[BgpRoute]:
-    """Every route `node` holds, read at most TABLE_TTL ago: a capstone runs some twenty probe
-    checks at once, each polling the same observers' tables through its hold, and one read
-    serves them all (a check's verdict rests on the reads of its whole hold, not one)."""
+def _read_table(ctx: CheckContext, node: str) -> tuple[list[BgpRoute], dict[str, list[BgpRoute]]]:
+    """Every route `node` holds, read at most TABLE_TTL ago, with its routes by prefix
+    (canonical spelling, in table order): a capstone runs some twenty probe checks at once,
+    each polling the same observers' tables through its hold, and one read serves them all (a
+    check's verdict rests on the reads of its whole hold, not one). Each probe check looks up
+    its few prefixes in the index instead of walking the whole table on every poll."""
     key = (ctx.running.instance.name, node)
     with _tables_guard:
         lock = _table_locks.setdefault(key, threading.Lock())
     with lock:
         cached = _tables.get(key)
         if cached is not None and time.monotonic() - cached[0] < TABLE_TTL:
-            return cached[1]
+            return cached[1], cached[2]
         routes = ctx.running.router(node).routes()
-        _tables[key] = (time.monotonic(), routes)
-        return routes
+        by_prefix: dict[str, list[BgpRoute]] = {}
+        for route in routes:
+            by_prefix.setdefault(canonical_prefix(route.prefix), []).append(route)
+        _tables[key] = (time.monotonic(), routes, by_prefix)
+        return routes, by_prefix
+
+
+def table(ctx: CheckContext, node: str) -> list[BgpRoute]:
+    """Every route `node` holds, read at most TABLE_TTL ago (see `_read_table`)."""
+    return _read_table(ctx, node)[0]
 
 
 def path_text(route: BgpRoute) -> str:
@@ -182,13 +192,13 @@ def _is_probe_route(route: BgpRoute, probe: ProbeResult) -> bool:
 def probe_routes(ctx: CheckContext, observer: str, probe: ProbeResult) -> dict[str, BgpRoute]:
     """The observer's routes for the probe's prefixes that come from the probe (prefix ->
     route, the best such path first): one read of its whole table, however many prefixes."""
-    wanted = {canonical_prefix(p) for p in probe.prefixes}
+    by_prefix = _read_table(ctx, observer)[1]
     found: dict[str, BgpRoute] = {}
-    for route in table(ctx, observer):
-        prefix = canonical_prefix(route.prefix)
-        new = prefix not in found or route.best
-        if prefix in wanted and new and _is_probe_route(route, probe):
-            found[prefix] = route
+    for prefix in dict.fromkeys(canonical_prefix(p) for p in probe.prefixes):
+        for route in by_prefix.get(prefix, ()):
+            new = prefix not in found or route.best
+            if new and _is_probe_route(route, probe):
+                found[prefix] = route
     return found
 
 

@@ -34,12 +34,13 @@ same time; counting is at the prerouting hook, before the receiver's own routing
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -49,7 +50,7 @@ from ipaddress import (
     ip_interface,
     ip_network,
 )
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -309,28 +310,32 @@ def _stop_counting(ctx: CheckContext, receiver: str, chain: str) -> None:
             handle.nft(f"delete chain inet {COUNT_TABLE} {chain}", check=False)
 
 
-def parse_counts(doc: dict[str, Any]) -> dict[str, int]:
-    """`nft -j list chain ...`: packets per source address of the counting rules."""
+@lru_cache(maxsize=4096)
+def _address(text: str | int) -> str:
+    """One spelling per address: the counters are read some sixty times a check, for the
+    same few dozen sources."""
+    return str(ip_address(text))
+
+
+_COUNTED = re.compile(r"\bsaddr (\S+) .*\bcounter packets (\d+)\b")
+
+
+def parse_counts_text(text: str) -> dict[str, int]:
+    """`nft list chain ...` (text): packets per source address of the counting rules, which
+    `count_rule` wrote (`ip6 saddr 2001:db8::9 udp dport 33001 counter packets 3 bytes 135`).
+    Half the cost of the JSON listing in libnftables, and no JSON to decode: the counters are
+    read some sixty times a check."""
     counts: dict[str, int] = {}
-    for item in doc.get("nftables", []):
-        rule = item.get("rule")
-        if rule is None:
-            continue
-        src = packets = None
-        for expr in rule["expr"]:
-            match = expr.get("match", {})
-            if match.get("left", {}).get("payload", {}).get("field") == "saddr":
-                src = str(ip_address(match["right"]))
-            if "counter" in expr:
-                packets = int(expr["counter"]["packets"])
-        if src is not None and packets is not None:
-            counts[src] = packets
+    for line in text.splitlines():
+        found = _COUNTED.search(line)
+        if found is not None:
+            counts[_address(found.group(1))] = int(found.group(2))
     return counts
 
 
 def _counted(ctx: CheckContext, receiver: str, chain: str) -> dict[str, int]:
-    out = ctx.running.handle(receiver).nft(f"list chain inet {COUNT_TABLE} {chain}", json=True)
-    return parse_counts(json.loads(out))
+    out = ctx.running.handle(receiver).nft(f"list chain inet {COUNT_TABLE} {chain}")
+    return parse_counts_text(out)
 
 
 def host_address(ctx: CheckContext, host: str, version: int) -> str:
