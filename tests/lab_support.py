@@ -40,6 +40,12 @@ def leftovers(instance: str, nodes: list[str]) -> list[str]:
     folder = Path(os.environ[STATE_ENV]) / instance
     if folder.exists():
         found.append(str(folder))
+    return found + processes_under(folder)
+
+
+def processes_under(folder: Path) -> list[str]:
+    """Live (not zombie) processes whose command line names a path inside `folder`."""
+    found = []
     marker = f"{folder}/"
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():

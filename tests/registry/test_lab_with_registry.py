@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lab_support import leftovers as lab_leftovers
+from lab_support import processes_under
 from manrs_lab import doctor, irr_registry, operations
 from manrs_lab.cli import main
 from manrs_lab.errors import LabError
@@ -59,17 +60,7 @@ def registry_leftovers(name: str) -> list[str]:
     folder = irr_registry.registry_dir(name)
     if folder.exists():
         found.append(str(folder))
-    marker = f"{folder}/"
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                status = (proc / "status").read_text()
-            except OSError:
-                continue
-            if marker in cmdline and "\nState:\tZ" not in status:
-                found.append(f"pid {proc.name}: {cmdline[:80]}")
-    return found
+    return found + processes_under(folder)
 
 
 @pytest.fixture
