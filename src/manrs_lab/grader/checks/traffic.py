@@ -2,7 +2,8 @@
 
 A sending host emits packets with chosen source addresses (a raw socket, so any source, IPv4
 or IPv6), UDP, TCP SYNs and ICMP echo requests in turn (a filter of one protocol does not
-pass); each receiving host counts arrivals per source with nftables. "Spoofed packets
+pass); each receiving host counts arrivals per source and protocol with a packet socket
+(drivers/packet_tap.py; nftables counters where the node is a container). "Spoofed packets
 do not arrive" is measured against a control: the sender's own packets, sent right after the
 spoofed ones on the same path, so once they have arrived the spoofed ones would have too (no
 fixed sleep).
@@ -26,9 +27,10 @@ Probes that change routes (a more-specific or a default route accepted by mistak
 what uRPF lets through: labs order route probes after these checks (`after:`), so the draws
 here cover the whole space and ignore other checks' probe prefixes.
 
-Each check counts in a chain of its own, for packets to a port of its own (an echo request's
-identifier), in one table per receiving host, so checks that send to the same host run at the
-same time; counting is at the prerouting hook, before the receiver's own routing decision.
+Each check counts packets to a port of its own (an echo request's identifier), so checks that
+send to the same host run at the same time; counting is where a frame arrives, before the
+receiver's own filters and routing decision (a container's: a chain of the check's own at the
+prerouting hook).
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ import itertools
 import math
 import random
 import re
+import select
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import (
@@ -50,11 +55,12 @@ from ipaddress import (
     ip_interface,
     ip_network,
 )
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from manrs_lab.drivers.host import COUNT_TABLE
+from manrs_lab.drivers.packet_tap import ArrivalTap
 from manrs_lab.drivers.spoof_sender import PROTOCOLS
 from manrs_lab.grader.context import CheckContext
 from manrs_lab.grader.registry import CheckFailed, Params, check
@@ -63,7 +69,8 @@ from manrs_lab.special_purpose import bogon_ranges
 DELIVERY_TIMEOUT = 1.5  # seconds for legitimate packets to cross the lab (they take ms)
 CONTROL_TIMEOUT = 0.5  # when the control packets do not arrive, everything is being dropped
 SETTLE = 0.05  # after the control packets arrived, for anything still in flight
-POLL = 0.02
+POLL = 0.02  # between reads of nft counters (a container's receivers)
+BURST = 0.005  # once a packet arrived: the rest of its burst, read together
 MAX_TRIES = 1000
 MAX_SHOWN = 8  # sources named in a message, per receiver
 
@@ -368,14 +375,9 @@ def exchange(
     tx = ctx.running.host(params.sender)
     dests = {r: host_address(ctx, r, version) for r in params.receivers}
     sent = [*sources, control] if control else list(sources)
+    markers = [control] if control else sources
     port = _next_port()
-    chain = f"c{port}"
-    started: list[str] = []
-    counts: dict[str, dict[str, int]] = {}
-    try:
-        for receiver in params.receivers:
-            _start_counting(ctx, receiver, chain, sent, port)
-            started.append(receiver)
+    with _counting(ctx, params.receivers, sent, port) as counters:
         addresses = [s.address for s in sent]
         protos = [s.proto for s in sent]
         for receiver in params.receivers:
@@ -384,23 +386,93 @@ def exchange(
         deadline = time.monotonic() + timeout
         while pending:
             for receiver in sorted(pending):
-                got = counts[receiver] = _counted(ctx, receiver, chain)
-                markers = [control] if control else sources
+                got = counters[receiver].counts()
                 if all(got.get(m.address, 0) >= params.count for m in markers):
                     pending.discard(receiver)
             if not pending or time.monotonic() > deadline:
                 break
-            time.sleep(POLL)
+            _await_packets([counters[r] for r in pending], deadline)
+        counts = {r: counters[r].counts() for r in params.receivers}
         if control:
             finished = [r for r in params.receivers if r not in pending]
             if finished:
                 time.sleep(SETTLE)
                 for receiver in finished:
-                    counts[receiver] = _counted(ctx, receiver, chain)
+                    counts[receiver] = counters[receiver].counts()
+    return Arrivals(counts, pending)
+
+
+class _Counter(Protocol):
+    def counts(self) -> dict[str, int]: ...
+
+
+class _TapCounter:
+    """A packet socket in the receiver's namespace (`packet_tap`): what arrived, read in this
+    thread, and waited for without polling."""
+
+    def __init__(self, tap: ArrivalTap, sent: list[Source]) -> None:
+        self.tap = tap
+        self._wanted = {(_address(s.address), s.proto) for s in sent}
+
+    def counts(self) -> dict[str, int]:
+        self.tap.drain()
+        got: dict[str, int] = {}
+        for (address, proto), n in self.tap.counts.items():
+            if (address, proto) in self._wanted:
+                got[address] = got.get(address, 0) + n
+        return got
+
+
+class _NftCounter:
+    """A chain of this check's in the receiver's counting table, read with `nft` (a node this
+    process cannot enter: a container)."""
+
+    def __init__(self, ctx: CheckContext, receiver: str, chain: str) -> None:
+        self.ctx, self.receiver, self.chain = ctx, receiver, chain
+
+    def counts(self) -> dict[str, int]:
+        return _counted(self.ctx, self.receiver, self.chain)
+
+
+@contextmanager
+def _counting(
+    ctx: CheckContext, receivers: list[str], sent: list[Source], port: int
+) -> Iterator[dict[str, _Counter]]:
+    """A counter per receiver, ready before the first packet is sent; removed afterwards."""
+    chain = f"c{port}"
+    taps: list[ArrivalTap] = []
+    started: list[str] = []
+    counters: dict[str, _Counter] = {}
+    try:
+        for receiver in receivers:
+            netns = ctx.running.handle(receiver).netns_path
+            if netns is not None:
+                tap = ArrivalTap.open(netns, port, receiver)
+                taps.append(tap)
+                counters[receiver] = _TapCounter(tap, sent)
+            else:
+                _start_counting(ctx, receiver, chain, sent, port)
+                started.append(receiver)
+                counters[receiver] = _NftCounter(ctx, receiver, chain)
+        yield counters
     finally:
+        for tap in taps:
+            tap.close()
         for receiver in started:
             _stop_counting(ctx, receiver, chain)
-    return Arrivals(counts, pending)
+
+
+def _await_packets(counters: list[_Counter], deadline: float) -> None:
+    """Until a packet arrives at one of the tapped receivers (then a moment more, so its burst
+    is read at once) or the deadline; with a receiver counted by nft, POLL."""
+    taps = [c.tap for c in counters if isinstance(c, _TapCounter)]
+    left = max(0.0, deadline - time.monotonic())
+    if taps and len(taps) == len(counters):
+        readable, _, _ = select.select(taps, [], [], left)
+        if readable:
+            time.sleep(BURST)
+    else:
+        time.sleep(min(POLL, left))
 
 
 # -- messages --------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""The packet socket that counts a check's arrivals (drivers/packet_tap.py), between two
+namespaces of the test's own joined by a veth pair: it counts exactly the check's packets (its
+port, per source and protocol, IPv4 and IPv6), never another check's, never what the node sends
+itself, and says so when packets were lost instead of counting them as not arrived."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from manrs_lab.drivers import spoof_sender
+from manrs_lab.drivers.netns_thread import call_in_netns
+from manrs_lab.drivers.packet_tap import ArrivalTap
+from manrs_lab.errors import ExecError
+
+pytestmark = pytest.mark.daemons
+
+PORT, OTHER_PORT = 33123, 33124
+
+
+@dataclass
+class Pair:
+    sender: Path
+    receiver: Path
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def pair() -> Iterator[Pair]:
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"t-tapa-{tag}", f"t-tapb-{tag}"
+    ip("netns", "add", a)
+    ip("netns", "add", b)
+    try:
+        ip("link", "add", f"ta{tag}", "netns", a, "type", "veth", "peer", f"tb{tag}", "netns", b)
+        for ns, dev, v4, v6 in (
+            (a, f"ta{tag}", "198.18.77.1/24", "2001:db8:77::1/64"),
+            (b, f"tb{tag}", "198.18.77.2/24", "2001:db8:77::2/64"),
+        ):
+            ip("-n", ns, "addr", "add", v4, "dev", dev)
+            ip("-n", ns, "-6", "addr", "add", v6, "dev", dev, "nodad")
+            ip("-n", ns, "link", "set", dev, "up")
+        for dst in ("198.18.77.2", "2001:db8:77::2"):  # neighbours resolved: nothing queued
+            subprocess.run(
+                ["ip", "netns", "exec", a, "ping", "-c1", "-W2", dst],
+                check=True,
+                capture_output=True,
+            )
+        yield Pair(Path("/run/netns") / a, Path("/run/netns") / b)
+    finally:
+        ip("netns", "del", a)
+        ip("netns", "del", b)
+
+
+def send(pair: Pair, dst: str, sent: list[tuple[str, str]], port: int, n: int) -> None:
+    """`n` packets from each (source, protocol) to `port`."""
+    sources, protos = [s for s, _ in sent], [p for _, p in sent]
+    call_in_netns(pair.sender, lambda: spoof_sender.send(dst, n, port, sources, protos))
+
+
+def settled(tap: ArrivalTap) -> dict[tuple[str, str], int]:
+    for _ in range(50):
+        before = dict(tap.counts)
+        subprocess.run(["sleep", "0.02"], check=True)
+        tap.drain()
+        if dict(tap.counts) == before and before:
+            break
+    return dict(tap.counts)
+
+
+def test_counts_the_checks_packets_per_source_and_protocol(pair: Pair):
+    tap = ArrivalTap.open(pair.receiver, PORT, "receiver")
+    try:
+        v4 = [("203.0.113.9", "udp"), ("10.1.2.3", "tcp"), ("198.18.77.1", "icmp")]
+        v6 = [("2001:db8:99::5", "udp"), ("fc00::7", "tcp"), ("2001:db8:99::6", "icmp")]
+        send(pair, "198.18.77.2", v4, PORT, 3)
+        send(pair, "2001:db8:77::2", v6, PORT, 2)
+        # another check's port, and the same sources: never counted here
+        send(pair, "198.18.77.2", [("203.0.113.9", "udp"), ("10.1.2.3", "icmp")], OTHER_PORT, 4)
+        send(pair, "2001:db8:77::2", [("2001:db8:99::5", "tcp")], OTHER_PORT, 4)
+        assert settled(tap) == {
+            ("203.0.113.9", "udp"): 3,
+            ("10.1.2.3", "tcp"): 3,
+            ("198.18.77.1", "icmp"): 3,
+            ("2001:db8:99::5", "udp"): 2,
+            ("fc00::7", "tcp"): 2,
+            ("2001:db8:99::6", "icmp"): 2,
+        }
+    finally:
+        tap.close()
+
+
+def test_what_the_node_sends_itself_is_not_an_arrival(pair: Pair):
+    tap = ArrivalTap.open(pair.receiver, PORT, "receiver")
+    try:
+        # from the receiver's own namespace, to the other end, to the tapped port
+        call_in_netns(
+            pair.receiver,
+            lambda: spoof_sender.send("198.18.77.1", 3, PORT, ["198.18.77.2"], ["udp"]),
+        )
+        send(pair, "198.18.77.2", [("198.18.77.1", "udp")], PORT, 1)
+        assert settled(tap) == {("198.18.77.1", "udp"): 1}
+    finally:
+        tap.close()
+
+
+def test_lost_packets_are_reported_not_counted_as_missing(pair: Pair):
+    tap = ArrivalTap.open(pair.receiver, PORT, "receiver", queue_bytes=4096)
+    try:
+        send(pair, "198.18.77.2", [(f"203.0.113.{i}", "udp") for i in range(1, 200)], PORT, 5)
+        subprocess.run(["sleep", "0.2"], check=True)
+        with pytest.raises(ExecError, match="lost before they could be counted"):
+            tap.drain()
+    finally:
+        tap.close()
