@@ -10,13 +10,15 @@ A probe acts on the lab for the check's duration only; probes on one router take
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from ipaddress import ip_network
 from typing import NoReturn
 
@@ -213,8 +215,14 @@ def _run_scheduled(
         for prefix in d.prefixes:
             drawn_by.setdefault(prefix, set()).add(cid)
 
+    every = frozenset(drawn_by)
+    own_only: dict[str, set[str]] = {}
+    for prefix, ids in drawn_by.items():
+        if len(ids) == 1:
+            own_only.setdefault(next(iter(ids)), set()).add(prefix)
+
     def foreign_of(check_id: str) -> frozenset[str]:
-        return frozenset(p for p, ids in drawn_by.items() if ids != {check_id})
+        return every - own_only.get(check_id, set())
 
     # Every probe this run may announce goes into the journal before the first is sent (one
     # write, not two per probe check: some forty a capstone check), and leaves it at the end
@@ -260,22 +268,26 @@ def _schedule(
 ) -> None:
     running_ids = {c.id for c in checks}
     # `after` only orders: a check not being run this time (other task) does not hold it back.
-    waits_for = {c.id: [d for d in c.requires + c.after if d in running_ids] for c in checks}
-    pending = list(checks)
-    active: dict[Future[CheckResult], str] = {}
+    waits_for = {c.id: {d for d in c.requires + c.after if d in running_ids} for c in checks}
+    waited_by: dict[str, list[Check]] = {}
+    for c in checks:
+        for d in waits_for[c.id]:
+            waited_by.setdefault(d, []).append(c)
+    ready = [c for c in checks if not waits_for[c.id]]
+    finished: queue.SimpleQueue[tuple[str, Future[CheckResult]]] = queue.SimpleQueue()
+    running_now = 0
+    # A completion wakes this thread once (a queue, not `wait` over every running future).
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CHECKS) as pool:
-        while pending or active:
-            ready = [c for c in pending if all(d in results for d in waits_for[c.id])]
-            ready_ids = {c.id for c in ready}
-            pending = [c for c in pending if c.id not in ready_ids]
-            for chk in ready:
+        while ready or running_now:
+            while ready:
+                chk = ready.pop(0)
                 blocked = [r for r in chk.requires if not results[r].passed]
                 if blocked:
                     results[chk.id] = _skipped(chk, blocked)
                     progress.node(chk.id, "skipped")
+                    ready += _unblocked(chk.id, waited_by, waits_for)
                     continue
                 progress.step(f"checking: {chk.title}")
-                foreign = foreign_of(chk.id)
                 future = pool.submit(
                     _run_check,
                     running,
@@ -283,18 +295,40 @@ def _schedule(
                     draws.get(chk.id),
                     book,
                     check_seed(seed, chk.id),
-                    foreign=foreign,
+                    foreign=foreign_of(chk.id),
                 )
-                active[future] = chk.id
-            if ready and not active:
-                continue  # only skips this round: they may have unblocked others
-            if not active:
-                raise LabError(f"checks wait on each other: {', '.join(c.id for c in pending)}")
-            done, _ = wait(active, return_when=FIRST_COMPLETED)
-            for future in done:
-                check_id = active.pop(future)
-                results[check_id] = future.result()
-                progress.node(check_id, "pass" if results[check_id].passed else "fail")
+                future.add_done_callback(partial(_report_to, finished, chk.id))
+                running_now += 1
+            if not running_now:
+                break
+            check_id, done = finished.get()
+            running_now -= 1
+            results[check_id] = done.result()
+            progress.node(check_id, "pass" if results[check_id].passed else "fail")
+            ready += _unblocked(check_id, waited_by, waits_for)
+    stuck = [c.id for c in checks if c.id not in results]
+    if stuck:
+        raise LabError(f"checks wait on each other: {', '.join(stuck)}")
+
+
+def _report_to(
+    finished: queue.SimpleQueue[tuple[str, Future[CheckResult]]],
+    check_id: str,
+    future: Future[CheckResult],
+) -> None:
+    finished.put((check_id, future))
+
+
+def _unblocked(
+    done: str, waited_by: dict[str, list[Check]], waits_for: dict[str, set[str]]
+) -> list[Check]:
+    """The checks that waited for `done` and now wait for nothing, in file order."""
+    freed = []
+    for chk in waited_by.get(done, []):
+        waits_for[chk.id].discard(done)
+        if not waits_for[chk.id]:
+            freed.append(chk)
+    return freed
 
 
 def check_seed(seed: int, check_id: str) -> int:
