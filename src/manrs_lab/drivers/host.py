@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from manrs_lab.drivers import spoof_sender
+from manrs_lab.drivers import echo, spoof_sender
 from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.errors import ExecError
 
 SENDER = Path(__file__).with_name("spoof_sender.py")
 COUNT_TABLE = "manrs_count"
+PING_INTERVAL = 0.2  # seconds between echo requests
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,28 @@ class Host:
         return [f"{r['dst']} via {r.get('gateway', 'direct')}" for r in data]
 
     def ping(self, dst: str, count: int = 3, timeout: float = 1.0) -> PingResult:
+        """`ping -c COUNT -i 0.2 -W TIMEOUT`: in this process where the namespace can be
+        joined (drivers/echo.py), else the node's `ping`."""
+        netns = self.handle.netns_path
+        if netns is not None:
+            try:
+                got = call_in_netns(netns, lambda: echo.ping(dst, count, PING_INTERVAL, timeout))
+            except OSError as exc:
+                raise ExecError(f"{self.name}: ping {dst}: {exc}") from exc
+            return PingResult(sent=count, received=got)
         result = self.handle.exec(
-            ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", f"{timeout:g}", dst],
+            [
+                "ping",
+                "-n",
+                "-q",
+                "-c",
+                str(count),
+                "-i",
+                f"{PING_INTERVAL:g}",
+                "-W",
+                f"{timeout:g}",
+                dst,
+            ],
             timeout=count * (timeout + 0.5) + 5,
         )
         match = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)

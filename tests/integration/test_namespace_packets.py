@@ -1,19 +1,26 @@
-"""The packet socket that counts a check's arrivals (drivers/packet_tap.py), between two
-namespaces of the test's own joined by a veth pair: it counts exactly the check's packets (its
-port, per source and protocol, IPv4 and IPv6), never another check's, never what the node sends
-itself, and says so when packets were lost instead of counting them as not arrived."""
+"""Packets a check sends and counts without a process, between two namespaces of the test's own
+joined by a veth pair.
+
+- The packet socket that counts arrivals (drivers/packet_tap.py) counts exactly the check's
+  packets (its port, per source and protocol, IPv4 and IPv6), never another check's, never what
+  the node sends itself, and says so when packets were lost instead of counting them as not
+  arrived.
+- The in-process ping (drivers/echo.py) counts the replies it gets, none from an address that
+  does not answer, and two pings at once do not count each other's replies.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from manrs_lab.drivers import spoof_sender
+from manrs_lab.drivers import echo, spoof_sender
 from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.drivers.packet_tap import ArrivalTap
 from manrs_lab.errors import ExecError
@@ -48,9 +55,9 @@ def pair() -> Iterator[Pair]:
             ip("-n", ns, "addr", "add", v4, "dev", dev)
             ip("-n", ns, "-6", "addr", "add", v6, "dev", dev, "nodad")
             ip("-n", ns, "link", "set", dev, "up")
-        for dst in ("198.18.77.2", "2001:db8:77::2"):  # neighbours resolved: nothing queued
+        for dst in ("198.18.77.2", "2001:db8:77::2"):  # link up, neighbours resolved
             subprocess.run(
-                ["ip", "netns", "exec", a, "ping", "-c1", "-W2", dst],
+                ["ip", "netns", "exec", a, "ping", "-c1", "-i0.2", "-w5", dst],
                 check=True,
                 capture_output=True,
             )
@@ -121,3 +128,23 @@ def test_lost_packets_are_reported_not_counted_as_missing(pair: Pair):
             tap.drain()
     finally:
         tap.close()
+
+
+def ping(pair: Pair, dst: str, count: int = 3) -> int:
+    return call_in_netns(pair.sender, lambda: echo.ping(dst, count, 0.05, 0.5))
+
+
+def test_ping_counts_replies_ipv4_and_ipv6(pair: Pair):
+    assert ping(pair, "198.18.77.2") == 3
+    assert ping(pair, "2001:db8:77::2", count=4) == 4
+
+
+def test_ping_an_address_nobody_answers_gets_nothing(pair: Pair):
+    assert ping(pair, "198.18.77.9") == 0
+    assert ping(pair, "2001:db8:77::9") == 0
+
+
+def test_pings_at_once_count_their_own_replies_only(pair: Pair):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda n: ping(pair, "198.18.77.2", n), [1, 2, 3, 4]))
+    assert got == [1, 2, 3, 4]
