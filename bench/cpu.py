@@ -15,7 +15,9 @@
   from their notebooks (a resident process each) and from the CLI: median and p95 of the time
   to verdict; every verdict must be full marks (a wrong verdict under load is a failure, not a
   data point).
-- N `up`s started at the same moment: time until the last one converged.
+- N `up`s started at the same moment, from the CLI and from notebooks (a resident process
+  each, the package imported and the lab shown, as the panel has before Start is pressed):
+  time until the last one converged.
 - Many instances idle side by side: memory (PSS) and idle CPU.
 Uses its own state root; learners' labs are never touched.
 """
@@ -181,7 +183,8 @@ while sys.stdin.readline():
     print(json.dumps({"cpu_s": time.process_time() - cpu + children() - kids,
                       "wall_s": time.monotonic() - start,
                       "points": report.points, "max_points": report.max_points,
-                      "failed": [c.id for c in report.checks if not c.passed]}), flush=True)
+                      "failed": [f"{c.id}: {c.message[:300]}" for c in report.checks
+                                 if not c.passed]}), flush=True)
 """
 
 
@@ -286,7 +289,9 @@ def class_checks(names: list[str]) -> ClassCheck:
         except json.JSONDecodeError:
             return took, f"{n}: no report ({err.strip()[-200:]})"
         if report["points"] != report["max_points"]:
-            failed = [c["id"] for c in report["checks"] if not c["passed"]]
+            failed = [
+                f"{c['id']}: {c['message'][:300]}" for c in report["checks"] if not c["passed"]
+            ]
             return took, f"{n}: {report['points']}/{report['max_points']} ({', '.join(failed)})"
         return took, None
 
@@ -353,6 +358,63 @@ def class_ups(lab_id: str, count: int) -> ClassUp:
     return ClassUp(count, round(elapsed, 2), failed)
 
 
+UP_WORKER = """
+import sys
+from manrs_lab import operations
+from manrs_lab.progress import SilentProgress
+from manrs_lab.spec.loader import load_lab
+lab_id, name = sys.argv[1], sys.argv[2]
+load_lab(lab_id)  # the notebook's panel shows the lab before Start is pressed
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    operations.up(lab_id, SilentProgress(), instance=name)
+    print("up", flush=True)
+except Exception as exc:
+    print(f"failed: {exc}", flush=True)
+"""
+
+
+def class_kernel_ups(lab_id: str, count: int) -> ClassUp:
+    """Every learner's notebook (the package imported, the lab shown) presses Start at the
+    same moment: until the last lab converged."""
+    names = [f"cpu-k{i}" for i in range(count)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", UP_WORKER, lab_id, n],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n in names
+    ]
+    failed = []
+    try:
+        for n, proc in zip(names, procs, strict=True):
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                failed.append(f"{n}: the kernel did not start")
+        time.sleep(3)
+        start = time.monotonic()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        for n, proc in zip(names, procs, strict=True):
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            if line != "up":
+                failed.append(f"{n}: {line[-200:]}")
+        elapsed = time.monotonic() - start
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        operations.down_all(SilentProgress())
+    return ClassUp(count, round(elapsed, 2), failed)
+
+
 @dataclass
 class ManyIdle:
     instances: int
@@ -411,6 +473,7 @@ class Report:
     class_checks: list[ClassCheck] = field(default_factory=list)
     class_kernel_checks: list[ClassCheck] = field(default_factory=list)
     class_ups: list[ClassUp] = field(default_factory=list)
+    class_kernel_ups: list[ClassUp] = field(default_factory=list)
     many_idle: list[ManyIdle] = field(default_factory=list)
 
 
@@ -451,15 +514,18 @@ def table(report: Report) -> str:
                 f"{c.correct}/{c.learners} |"
             )
         out += [f"- wrong verdict: {w}" for c in checks for w in c.wrong]
-    if report.class_ups:
+    for where, ups in (
+        ("with `manrs-lab up`", report.class_ups),
+        ("from their notebooks", report.class_kernel_ups),
+    ):
+        if not ups:
+            continue
         out += [
             "",
-            f"| `up`s at once ({report.class_lab}) | all converged s | failed |",
+            f"| `up`s at once {where} ({report.class_lab}) | all converged s | failed |",
             "|---|---|---|",
         ]
-        out += [
-            f"| {u.learners} | {u.all_converged_s} | {len(u.failed)} |" for u in report.class_ups
-        ]
+        out += [f"| {u.learners} | {u.all_converged_s} | {len(u.failed)} |" for u in ups]
     if report.many_idle:
         out += [
             "",
@@ -510,6 +576,9 @@ def main() -> int:
         time.sleep(3)
         print(f"{n} ups at once", file=sys.stderr)
         report.class_ups.append(class_ups(lab_for_class, n))
+        time.sleep(3)
+        print(f"{n} ups at once from notebooks", file=sys.stderr)
+        report.class_kernel_ups.append(class_kernel_ups(lab_for_class, n))
     for n in args.idle:
         time.sleep(3)
         print(f"{n} instances side by side", file=sys.stderr)
@@ -520,7 +589,7 @@ def main() -> int:
     if args.write_docs:
         replace_section(SECTION, text)
     wrong = [w for c in report.class_checks + report.class_kernel_checks for w in c.wrong] + [
-        f for u in report.class_ups for f in u.failed
+        f for u in report.class_ups + report.class_kernel_ups for f in u.failed
     ]
     return 1 if wrong else 0
 
