@@ -7,10 +7,14 @@ joined by a veth pair.
   arrived.
 - The in-process ping (drivers/echo.py) counts the replies it gets, none from an address that
   does not answer, and two pings at once do not count each other's replies.
+- The bytes received on BGP connections (drivers/tcp_diag.py) are what `ss` shows, and a
+  node's addresses read over netlink (drivers/netlink.py) what `ip -j addr` shows.
 """
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from manrs_lab.drivers import echo, spoof_sender
+from manrs_lab.drivers import echo, netlink, spoof_sender, tcp_diag
+from manrs_lab.drivers.bird_parse import SS_BGP, parse_ss_received
 from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.drivers.packet_tap import ArrivalTap
 from manrs_lab.errors import ExecError
@@ -148,3 +153,51 @@ def test_pings_at_once_count_their_own_replies_only(pair: Pair):
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda n: ping(pair, "198.18.77.2", n), [1, 2, 3, 4]))
     assert got == [1, 2, 3, 4]
+
+
+def test_bytes_received_on_bgp_connections_are_what_ss_shows(pair: Pair):
+    listener = call_in_netns(pair.receiver, lambda: socket.create_server(("198.18.77.2", 179)))
+    client = call_in_netns(pair.sender, lambda: socket.create_connection(("198.18.77.2", 179)))
+    try:
+        conn, _ = listener.accept()
+        with conn:
+            client.sendall(b"x" * 1000)
+            got = b""
+            while len(got) < 1000:
+                got += conn.recv(4096)
+            conn.sendall(b"y" * 10)
+            assert client.recv(10) == b"y" * 10
+            received = call_in_netns(pair.receiver, tcp_diag.bgp_bytes_received)
+            assert received == {"198.18.77.1": 1000}
+            shown = subprocess.run(
+                ["ip", "netns", "exec", pair.receiver.name, *SS_BGP],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert parse_ss_received(shown) == received
+            assert call_in_netns(pair.sender, tcp_diag.bgp_bytes_received) == {"198.18.77.2": 10}
+    finally:
+        client.close()
+        listener.close()
+
+
+def test_addresses_read_over_netlink_are_what_ip_shows(pair: Pair):
+    ip("-n", pair.receiver.name, "addr", "add", "198.18.78.2/25", "dev", "lo")  # lo: left out
+    shown = json.loads(
+        subprocess.run(
+            ["ip", "netns", "exec", pair.receiver.name, "ip", "-j", "addr", "show"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    by_ip = [
+        f"{a['local']}/{a['prefixlen']}"
+        for link in shown
+        for a in link.get("addr_info", [])
+        if link["ifname"] != "lo"
+    ]
+    got = call_in_netns(pair.receiver, netlink.interface_addresses)
+    assert got == by_ip
+    assert got[:2] == ["198.18.77.2/24", "2001:db8:77::2/64"]

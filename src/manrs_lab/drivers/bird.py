@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from ipaddress import ip_address, ip_network
 
-from manrs_lab.drivers import bird_parse
+from manrs_lab.drivers import bird_parse, tcp_diag
 from manrs_lab.drivers.bird_ctl import bird_query
 from manrs_lab.drivers.daemons import BIRD_PROBES
 from manrs_lab.drivers.handle import NodeHandle
+from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.drivers.router import ParsedAnswers
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.errors import ExecError
@@ -59,10 +60,14 @@ class BirdRouter:
         connection has received so far: any message counts there, also one BIRD's hold timer
         does not restart on (FRR may answer a route refresh with route-refresh markers only)."""
         heard = bird_parse.parse_heard(self.birdc("show protocols all"))
+        netns = self.handle.netns_path
         try:
-            received = bird_parse.parse_ss_received(self.handle.exec_ok(bird_parse.SS_BGP))
-        except ExecError:
-            return heard  # no `ss` in the node: the hold timers alone
+            if netns is not None:
+                received = call_in_netns(netns, tcp_diag.bgp_bytes_received)
+            else:
+                received = bird_parse.parse_ss_received(self.handle.exec_ok(bird_parse.SS_BGP))
+        except (ExecError, OSError):
+            return heard  # no socket diagnostics (or no `ss` in the node): hold timers alone
         return [
             SessionHeard(h.peer, received.get(str(ip_address(h.peer))), h.silent_for) for h in heard
         ]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from manrs_lab.drivers import echo, spoof_sender
+from manrs_lab.drivers import echo, netlink, spoof_sender
 from manrs_lab.drivers.handle import NodeHandle
 from manrs_lab.drivers.netns_thread import call_in_netns
 from manrs_lab.errors import ExecError
@@ -39,6 +39,14 @@ class Host:
         self.name = handle.name
 
     def addresses(self) -> list[str]:
+        """`address/prefixlen` of every interface but the loopback: read over netlink in this
+        process where the namespace can be joined, else the node's `ip -j addr`."""
+        netns = self.handle.netns_path
+        if netns is not None:
+            try:
+                return call_in_netns(netns, netlink.interface_addresses)
+            except OSError as exc:
+                raise ExecError(f"{self.name}: reading its addresses: {exc}") from exc
         data = json.loads(self.handle.exec_ok(["ip", "-j", "addr", "show"]))
         return [
             f"{a['local']}/{a['prefixlen']}"
