@@ -3,11 +3,11 @@
 A packet socket (AF_PACKET) gets a copy of every frame the node's interfaces receive before the
 kernel's IP layer sees it, so before netfilter's prerouting hook: nothing the node filters or
 routes can hide an arrival. A classic BPF program keeps only the check's own packets (UDP or
-TCP to the check's port, ICMP or ICMPv6 echo requests with the port as identifier); what was
-queued before it was attached is discarded. The socket is opened by a short thread that joined
-the namespace (a socket stays in the namespace it was made in); reading is in the caller's
-thread, and the caller can wait on it (`select`) instead of polling: no process and no
-nftables transaction per look, which a class checking at once pays for.
+TCP to the check's port, ICMP or ICMPv6 echo requests with the port as identifier), attached
+before the socket is bound, so no other frame is ever queued. The socket is opened by a short
+thread that joined the namespace (a socket stays in the namespace it was made in); reading is
+in the caller's thread, and the caller can wait on it (`select`) instead of polling: no process
+and no nftables transaction per look, which a class checking at once pays for.
 A queue that overflowed (a machine too loaded to read in time) is reported, never counted as
 "did not arrive".
 """
@@ -15,6 +15,7 @@ A queue that overflowed (a machine too loaded to read in time) is reported, neve
 from __future__ import annotations
 
 import ctypes
+import os
 import socket
 import struct
 from collections import Counter
@@ -89,12 +90,28 @@ def _attach(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> No
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
-def _discard_queued(sock: socket.socket) -> None:
-    while True:
-        try:
-            sock.recv(1)
-        except BlockingIOError:
-            return
+class _SockaddrLl(ctypes.Structure):
+    _fields_ = (
+        ("family", ctypes.c_ushort),
+        ("protocol", ctypes.c_ushort),  # network byte order
+        ("ifindex", ctypes.c_int),
+        ("hatype", ctypes.c_ushort),
+        ("pkttype", ctypes.c_ubyte),
+        ("halen", ctypes.c_ubyte),
+        ("addr", ctypes.c_ubyte * 8),
+    )
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _bind_every_interface(sock: socket.socket) -> None:
+    """bind() to ETH_P_ALL on interface index 0 (every interface of the namespace), which
+    Python's AF_PACKET addresses (an interface name) cannot say."""
+    address = _SockaddrLl(socket.AF_PACKET, socket.htons(ETH_P_ALL), 0)
+    if _libc.bind(sock.fileno(), ctypes.byref(address), ctypes.sizeof(address)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno), "bind")
 
 
 @lru_cache(maxsize=4096)
@@ -124,14 +141,15 @@ class ArrivalTap:
         cls, netns: Path, port: int, where: str, *, queue_bytes: int = QUEUE_BYTES
     ) -> ArrivalTap:
         def make() -> socket.socket:
-            # Every interface of the namespace. Frames queued before the filter is attached
-            # are dropped unread: the check sends nothing before this returns.
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+            # Protocol 0: nothing is queued until the bind below, which comes after the filter
+            # (a socket made for ETH_P_ALL queues every frame at once, and on a busy machine
+            # its queue filled with other checks' packets before the filter was attached).
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, queue_bytes)
                 _attach(sock, filter_program(port))
+                _bind_every_interface(sock)
                 sock.setblocking(False)
-                _discard_queued(sock)
             except BaseException:
                 sock.close()
                 raise
