@@ -64,14 +64,16 @@ fi
 PIDFILE=/var/run/docker.pid
 if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
     && grep -q dockerd "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null; then
-    say "dockerd (pid $(cat "$PIDFILE")) is starting; waiting for it"
+    DOCKERD_PID=$(cat "$PIDFILE")
+    say "dockerd (pid $DOCKERD_PID) is starting; waiting for it"
 else
     # containerd is started by dockerd itself when no system containerd runs.
     mkdir -p "$(dirname "$LOG")"
     say "starting dockerd (log: $LOG)"
     # shellcheck disable=SC2086  # DOCKERD_OPTS is a list of flags
     setsid nohup dockerd ${DOCKERD_OPTS:-} >>"$LOG" 2>&1 </dev/null &
-    say "dockerd pid $!"
+    DOCKERD_PID=$!
+    say "dockerd pid $DOCKERD_PID"
 fi
 
 start=$SECONDS
@@ -81,7 +83,9 @@ until docker info >/dev/null 2>&1; do
         tail -n 20 "$LOG" >&2 || true
         die "dockerd did not answer 'docker info' within ${TIMEOUT}s"
     fi
-    if [ -s "$PIDFILE" ] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    # The pid we started or found, not the pid file: a dockerd killed earlier leaves its pid
+    # file behind until the new one rewrites it, and that stale pid is gone.
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
         tail -n 20 "$LOG" >&2 || true
         die "dockerd exited; see $LOG"
     fi
