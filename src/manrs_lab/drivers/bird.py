@@ -121,8 +121,8 @@ class BirdRouter:
             raise ExecError(f"{self.name}: BIRD refused the configuration: {out.strip()}")
 
     def _write_probes(self) -> None:
-        v4 = [p for p in self._announced if ip_network(p).version == 4]
-        v6 = [p for p in self._announced if ip_network(p).version == 6]
+        v6 = [p for p in self._announced if ":" in p]
+        v4 = [p for p in self._announced if ":" not in p]
         parts = []
         for family, nets in (("ipv4", v4), ("ipv6", v6)):
             if nets:

@@ -10,9 +10,9 @@ birdc prints every text, except code 0000 (OK, nothing to say), and so does this
 
 from __future__ import annotations
 
+import re
 import socket
 import time
-from collections import deque
 from pathlib import Path
 
 from manrs_lab.drivers.vty import connect_retrying
@@ -26,45 +26,55 @@ def bird_query(sock_path: Path, command: str, timeout: float = 10.0) -> str:
         deadline = time.monotonic() + timeout
         try:
             connect_retrying(sock, sock_path, deadline)
-            reader = _Lines(sock)
-            _reply(reader)  # the greeting: "0001 BIRD 2.0.12 ready."
+            replies = _Replies(sock)
+            replies.next()  # the greeting: "0001 BIRD 2.0.12 ready."
             sock.sendall(command.encode() + b"\n")
-            return "\n".join(_reply(reader))
+            return "\n".join(replies.next())
         except OSError as exc:
             raise ExecError(f"{sock_path}: {command!r}: {exc}") from exc
 
 
-class _Lines:
-    """The socket's lines, split once per chunk read (not the whole buffer again per line)."""
+_LAST_LINE = re.compile(rb"^\d{4} ", re.MULTILINE)  # `CODE text`: a reply's last line
+
+
+class _Replies:
+    """The socket's replies, each read whole and decoded once (a route table is thousands of
+    lines: looking at each one as it arrives cost more than the table's parsing)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._lines: deque[bytes] = deque()
-        self._partial = b""
+        self._buf = b""
 
-    def next(self) -> str:
-        while not self._lines:
+    def next(self) -> list[str]:
+        """The texts of the next reply, as birdc prints them."""
+        searched = 0
+        while True:
+            last = _LAST_LINE.search(self._buf, searched)
+            if last is not None:
+                end = self._buf.find(b"\n", last.end())
+                if end >= 0:
+                    raw, self._buf = self._buf[:end], self._buf[end + 1 :]
+                    return _texts(raw.decode(errors="replace").split("\n"))
+                searched = last.start()
+            else:  # a last line may begin in the line not yet complete
+                searched = self._buf.rfind(b"\n") + 1
             chunk = self._sock.recv(65536)
             if not chunk:
                 raise ConnectionResetError("BIRD closed the control connection")
-            *complete, self._partial = (self._partial + chunk).split(b"\n")
-            self._lines.extend(complete)
-        return self._lines.popleft().decode(errors="replace")
+            self._buf += chunk
 
 
-def _reply(reader: _Lines) -> list[str]:
-    """The texts of one reply, as birdc prints them, up to its last line."""
+def _texts(lines: list[str]) -> list[str]:
+    """The texts of one reply's lines (its last line included)."""
     out = []
-    while True:
-        line = reader.next()
-        if line.startswith("+"):  # asynchronous message
-            out.append(f">>> {line[1:]}")
-        elif line.startswith(" "):  # continuation
+    for line in lines:
+        if line.startswith(" "):  # continuation
             out.append(line[1:])
+        elif line.startswith("+"):  # asynchronous message
+            out.append(f">>> {line[1:]}")
         elif len(line) > 4 and line[:4].isdigit() and line[4] in " -":
-            if int(line[:4]) != 0:
+            if line[:4] != "0000":
                 out.append(line[5:])
-            if line[4] == " ":
-                return out
         else:
             out.append(f"??? <{line}>")
+    return out

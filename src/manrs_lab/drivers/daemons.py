@@ -6,6 +6,7 @@ no /var/run/frr/NAME (see recipes.md: `-N` would still create /var/run/frr/NAME)
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import json
@@ -141,7 +142,18 @@ def check_vrps(node: str, path: Path) -> None:
         raise ConfigSyntaxError(node, path, f"not a valid VRP file: {exc}") from exc
 
 
-def launches(role: Role, node_dir: Path) -> list[Launch]:
+def mentions_rpki(node_dir: Path) -> bool:
+    """Whether the node's FRR config (integrated or bgpd's split part) says `rpki` anywhere:
+    the `rpki` block and `match rpki` in a route-map both need bgpd's RPKI module."""
+    for conf in (node_dir / "bgpd.conf", node_dir / "frr.conf"):
+        with contextlib.suppress(OSError):
+            if "rpki" in conf.read_text().split():
+                return True
+    return False
+
+
+def launches(role: Role, node_dir: Path, *, rpki: bool = True) -> list[Launch]:
+    """The node's daemons in start order. `rpki`: bgpd loads its RPKI module (rtrlib)."""
     if role is Role.FRR:
         run = node_dir / "run"
         common = (
@@ -163,7 +175,7 @@ def launches(role: Role, node_dir: Path) -> list[Launch]:
         )
         out = []
         for daemon in FRR_DAEMONS:
-            extra: tuple[str, ...] = ("-M", "rpki") if daemon == "bgpd" else ()
+            extra: tuple[str, ...] = ("-M", "rpki") if daemon == "bgpd" and rpki else ()
             own = node_dir / f"{daemon}.conf"
             if own.exists():  # split from frr.conf (frr_split); otherwise vtysh -b applies it
                 extra += ("-f", str(own))

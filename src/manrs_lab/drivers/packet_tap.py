@@ -15,7 +15,6 @@ A queue that overflowed (a machine too loaded to read in time) is reported, neve
 from __future__ import annotations
 
 import ctypes
-import os
 import socket
 import struct
 from collections import Counter
@@ -23,7 +22,7 @@ from functools import lru_cache
 from ipaddress import ip_address
 from pathlib import Path
 
-from manrs_lab.drivers.netns_thread import call_in_netns
+from manrs_lab.drivers.netns_thread import call_in_netns, libc, libc_ok
 from manrs_lab.errors import ExecError
 
 ETH_P_ALL = 0x0003
@@ -102,16 +101,11 @@ class _SockaddrLl(ctypes.Structure):
     )
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
 def _bind_every_interface(sock: socket.socket) -> None:
     """bind() to ETH_P_ALL on interface index 0 (every interface of the namespace), which
     Python's AF_PACKET addresses (an interface name) cannot say."""
     address = _SockaddrLl(socket.AF_PACKET, socket.htons(ETH_P_ALL), 0)
-    if _libc.bind(sock.fileno(), ctypes.byref(address), ctypes.sizeof(address)) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno), "bind")
+    libc_ok(libc.bind(sock.fileno(), ctypes.byref(address), ctypes.sizeof(address)), "bind")
 
 
 @lru_cache(maxsize=4096)

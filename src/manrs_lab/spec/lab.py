@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -89,11 +89,29 @@ def _fits(parent: IPv4Network | IPv6Network, lengths: tuple[int, int], longer: b
         )
 
 
+def _aligned_base(rng: Any, parent: IPv4Network | IPv6Network, length: int) -> int:
+    """The first address of a random prefix of `length` inside `parent`."""
+    size = 1 << (parent.max_prefixlen - length)
+    index: int = rng.randrange(1 << (length - parent.prefixlen))
+    return int(parent.network_address) + index * size
+
+
+def _prefix_text(version: int, base: int, length: int) -> str:
+    """`base/length` as ip_network would write it (without building one: probes are drawn by
+    the hundred on every check)."""
+    address = IPv4Address(base) if version == 4 else IPv6Address(base)
+    return f"{address}/{length}"
+
+
 def _aligned(rng: Any, parent: IPv4Network | IPv6Network, length: int) -> str:
     """A random prefix of `length` inside `parent`."""
-    size = 2 ** (parent.max_prefixlen - length)
-    index = rng.randrange(2 ** (length - parent.prefixlen))
-    return str(ip_network((int(parent.network_address) + index * size, length)))
+    return _prefix_text(parent.version, _aligned_base(rng, parent, length), length)
+
+
+def _span(net: IPv4Network | IPv6Network) -> tuple[int, int, int]:
+    """(version, first address, last address) of `net`, as integers."""
+    first = int(net.network_address)
+    return net.version, first, first + net.num_addresses - 1
 
 
 class Draw(Strict):
@@ -192,16 +210,21 @@ class Outside(Draw):
         return self
 
     def draw_one(self, rng: Any) -> str:
-        clear = [ip_network(p) for p in self.outside_of]
-        avoid = [ip_address(a) for a in self.avoid]
+        # As integer ranges [first, last] per family: the same test as `overlaps` and `in`.
+        clear = [_span(ip_network(p)) for p in self.outside_of]
+        avoid = [(a.version, int(a)) for a in map(ip_address, self.avoid)]
+        parents = {p: ip_network(p) for p in self.within}
         for _ in range(256):
-            parent = ip_network(rng.choice(self.within))
-            net = ip_network(_aligned(rng, parent, rng.randint(*self.lengths)))
-            if any(net.overlaps(c) for c in clear if c.version == net.version):
+            parent = parents[rng.choice(self.within)]
+            length = rng.randint(*self.lengths)
+            first = _aligned_base(rng, parent, length)
+            last = first + (1 << (parent.max_prefixlen - length)) - 1
+            version = parent.version
+            if any(v == version and lo <= last and first <= hi for v, lo, hi in clear):
                 continue
-            if any(a in net for a in avoid):
+            if any(v == version and first <= a <= last for v, a in avoid):
                 continue
-            return str(net)
+            return _prefix_text(version, first, length)
         raise ValueError(
             f"no prefix of lengths {list(self.lengths)} in {self.within} outside {self.outside_of}"
         )
