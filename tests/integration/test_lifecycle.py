@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pytest
 
 from lab_support import REPO, leftovers, unique_instance
 from manrs_lab import doctor, operations
+from manrs_lab.drivers import daemons
 from manrs_lab.errors import ConfigSyntaxError, DeployError
 from manrs_lab.instance import netns_name, pid_alive
 from manrs_lab.paths import STATE_ENV
 from manrs_lab.progress import RecordingProgress, SilentProgress
 from manrs_lab.runtime.netns import existing_namespaces
+from manrs_lab.spec.topology import Role
 
 pytestmark = pytest.mark.daemons
 LAB = "customer-filtering"
@@ -40,6 +43,30 @@ def test_up_then_down_leaves_nothing():
         operations.down(name, SilentProgress())
     assert leftovers(name, NODES) == []
     assert result.converge_seconds > 0
+
+
+def _uts_name(pid: int) -> str:
+    argv = ["nsenter", "-t", str(pid), "-u", "hostname"]
+    out = subprocess.run(argv, check=False, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def test_daemons_run_in_their_node_under_its_name(boot_lab):
+    """Started from a thread in the node's namespace, not `ip netns exec`: each daemon is in its
+    node's network namespace, answers to the node's hostname, and (no RTR cache in this lab,
+    no `rpki` in its configs) bgpd runs without the RPKI module."""
+    running = boot_lab(LAB)
+    seen = set()
+    for name, role in running.instance.nodes.items():
+        pids = daemons.daemon_pids(Role(role), running.instance.node_dir(name))
+        ns = Path("/run/netns") / netns_name(running.instance.name, name)
+        for pid in pids:
+            assert Path(f"/proc/{pid}/ns/net").stat().st_ino == ns.stat().st_ino
+            assert _uts_name(pid) == name
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            seen.add(Path(argv[0].decode()).name)
+            assert b"rpki" not in argv
+    assert {"zebra", "bgpd", "staticd", "bird"} <= seen
 
 
 def test_two_instances_side_by_side_are_independent(boot_lab):
