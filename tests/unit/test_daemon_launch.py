@@ -51,7 +51,7 @@ def test_bgpd_gets_the_module_only_when_asked(tmp_path: Path):
 @pytest.mark.parametrize(
     ("lab_id", "expected"), [("rpki-rov", True), ("customer-filtering", False)]
 )
-def test_a_lab_with_an_rtr_cache_loads_it_on_every_router(
+def test_the_module_follows_the_labs_cache_or_the_nodes_config(
     tmp_path: Path, lab_id: str, expected: bool
 ):
     (tmp_path / "frr.conf").write_text(NO_RPKI)
