@@ -59,6 +59,17 @@ def test_probe_announce_and_withdraw_on_frr_and_bird(sandbox: RunningLab):
     assert eventually(lambda: r2.routes("198.18.1.0/25") == [])
 
 
+def test_a_probe_map_left_by_a_killed_check_is_dropped_once(sandbox: RunningLab):
+    r1 = sandbox.router("r1")
+    r1.announce(["198.18.60.0/24"], as_path=(64496, 64497))
+    r1._probe_maps.clear()  # as a check killed before its withdrawal leaves them
+    r1.withdraw(["198.18.60.0/24"])  # recovery withdraws the prefix; the map stays
+    (left,) = r1.drop_probe_maps()
+    assert left.startswith("MANRS-PROBE")
+    # bgpd still lists a deleted map (no rules) under `bgp route-map delay-timer 0`
+    assert r1.drop_probe_maps() == []
+
+
 def test_hosts_ping_traceroute_and_spoofed_sources(sandbox: RunningLab):
     h1, h2 = sandbox.host("h1"), sandbox.host("h2")
     assert "198.18.0.10/24" in h1.addresses()

@@ -233,21 +233,21 @@ class FrrRouter:
     def drop_probe_maps(self) -> list[str]:
         """Remove every probe route-map bgpd holds (after a killed check: call with no check
         running and its probe prefixes withdrawn). Returns their names."""
-        run_dir = self._run_dir()
-        if run_dir is not None:
-            text = vty_session(run_dir / "bgpd.vty", ["enable", "show route-map json"])[1]
+        command = "show route-map json"
+        sock = self._vty("bgpd")
+        if sock is not None:
+            text = vty_session(sock, ["enable", command])[1]
         else:
-            text = self.handle.exec_ok(["vtysh", "-d", "bgpd", "-c", "show route-map json"])
-        try:
-            doc = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ExecError(f"{self.name}: 'show route-map json' did not answer JSON") from exc
+            text = self.handle.exec_ok(["vtysh", "-d", "bgpd", "-c", command])
+        doc = self._json(command, text)
+        # A deleted map stays listed, without rules, while `bgp route-map delay-timer 0`
+        # leaves its update unprocessed: only maps that still hold a rule are there to drop.
         names = sorted(
             n
             for daemon in doc.values()
             if isinstance(daemon, dict)
-            for n in daemon
-            if n.startswith(PROBE_MAP)
+            for n, entry in daemon.items()
+            if n.startswith(PROBE_MAP) and isinstance(entry, dict) and entry.get("rules")
         )
         if names:
             self.bgpd_commands(["configure terminal", *(f"no route-map {n}" for n in names), "end"])
