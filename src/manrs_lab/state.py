@@ -29,6 +29,9 @@ class BgpSession:
     state: str
     prefixes_received: int | None = None
     name: str | None = None
+    # A receive/import limit stops the session's routes (BIRD `action block`); FRR instead
+    # shuts the session (state "Idle (PfxCt)")
+    limit_hit: bool = False
 
     @property
     def established(self) -> bool:

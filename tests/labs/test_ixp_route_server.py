@@ -20,13 +20,18 @@ REFERENCE = (REPO / "labs" / LAB / "solution" / "rs.conf").read_text()
 
 VIOLATIONS = {
     "content-unregistered-dropped",
-    "content-foreign-dropped",
+    "content-foreign-64510-dropped",
+    "content-foreign-64512-dropped",
     "access-unregistered-dropped",
     "access-more-specific-dropped",
-    "access-foreign-dropped",
+    "access-foreign-64503-dropped",
+    "access-foreign-64508-dropped",
+    "access-foreign-64512-dropped",
     "regional-unregistered-dropped",
     "regional-more-specific-dropped",
-    "regional-foreign-dropped",
+    "regional-foreign-64503-dropped",
+    "regional-foreign-64508-dropped",
+    "regional-foreign-64510-dropped",
     "content-invalid-dropped",
     "access-invalid-dropped",
     "access-lab-invalid-dropped",
@@ -166,6 +171,23 @@ filter unused_access {""",
 filter unused_regional {""",
     )
 )
+# Wrong: every member may announce any prefix registered for *any* member (one set for all),
+# except the one foreign prefix each member's probe used to relay. Everything else is right.
+UNION_MINUS_OLD_PROBES = REFERENCE.replace(
+    "  if !(net ~ registered) then reject",
+    """  if member_as = 64505 && net = 198.18.10.0/24 then reject;
+  if member_as = 64506 && net = 198.18.3.0/24 then reject;
+  if member_as = 64507 && net = 198.18.10.0/24 then reject;
+  if !(net ~ AS_CONTENT || net ~ AS_ACCESS || net ~ AS_REGIONAL) then reject""",
+)
+
+# Wrong: the limits and no filter at all. Leaked routes fill a member's limit at once, and
+# `action block` then stops everything else the member sends, the probes of other rules too.
+LIMITS_ONLY = REFERENCE.replace(
+    "function member_import(int member_as; ip member_ip; prefix set registered)\n{",
+    "function member_import(int member_as; ip member_ip; prefix set registered)\n{\n  accept;",
+)
+
 # Wrong (a boundary): registered prefixes accepted with any more-specific (`+`, bgpq4's
 # `le 32`), and no length rule elsewhere to catch them.
 MORE_SPECIFICS = (
@@ -245,6 +267,35 @@ def test_differently_written_correct_solution_passes(boot_lab):
 def test_filters_naming_the_old_probes_fail(boot_lab):
     report = graded(boot_lab(LAB), DENY_NAMED, converge=False)
     assert {"irr-filter", "rpki-invalid", "next-hop", "bogons"} <= failed_tasks(report)
+
+
+def test_a_filter_that_lets_members_relay_each_others_prefixes_fails(boot_lab):
+    report = graded(boot_lab(LAB), UNION_MINUS_OLD_PROBES)
+    assert failed_tasks(report) == {"irr-filter"}
+    assert {
+        "content-foreign-64510-dropped",
+        "content-foreign-64512-dropped",
+        "access-foreign-64508-dropped",
+        "access-foreign-64512-dropped",
+        "regional-foreign-64503-dropped",
+        "regional-foreign-64508-dropped",
+        "regional-foreign-64510-dropped",
+    } == failed_ids(report)
+    text = {c.id: c.message for c in report.checks}
+    assert (
+        "not among the routes registered for access's as-set AS-ACCESS"
+        in (text["access-foreign-64512-dropped"])
+    )
+
+
+def test_prefix_limits_alone_do_not_pass_for_filters(boot_lab):
+    report = graded(boot_lab(LAB), LIMITS_ONLY, converge=False)
+    assert failed_tasks(report) == {"irr-filter", "rpki-invalid", "first-as", "next-hop", "bogons"}
+    assert report.points == 1  # the limits are right
+    text = {c.id: c.message for c in report.checks}
+    # Checked again alone, the limit lifted: the leak shows, not the limit
+    assert "its next hop is 10.200.0.55" in text["content-next-hop-dropped"]
+    assert "private (RFC 1918)" in text["content-bogons-dropped"]
 
 
 def test_boundaries_more_specifics_and_limits_fail_their_task(boot_lab):

@@ -75,6 +75,17 @@ def test_bird_protocols_gives_the_bgp_session():
     assert session.remote_as == 64500
     assert session.established
     assert session.prefixes_received == 4
+    assert not session.limit_hit
+
+
+def test_bird_session_whose_import_limit_was_hit():
+    text = (FIXTURES / "bird" / "rs_show_protocols_all_limit_hit.txt").read_text()
+    sessions = {s.name: s for s in bird_parse.parse_protocols_all(text)}
+    assert sessions["content"].limit_hit  # "Import limit: 5 [HIT]", still Established
+    assert sessions["content"].established
+    assert sessions["content"].prefixes_received == 5
+    assert not sessions["access"].limit_hit  # a limit, not hit
+    assert not sessions["regional"].limit_hit
 
 
 def test_bird_routes_with_paths_origins_and_local_statics():

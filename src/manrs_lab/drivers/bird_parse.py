@@ -30,6 +30,12 @@ class _ProtocolBlock:
     state: str
     fields: dict[str, str] = field(default_factory=dict)  # first value of each "Key: value"
     imported: int = 0  # summed over the protocol's channels
+    limit_hit: bool = False  # a channel's receive or import limit shows [HIT]
+
+
+# Limits that stop a channel's routes once hit (`action block` keeps them stopped until a
+# reload); BIRD marks them "Import limit: 5 [HIT]". An export limit stops what is sent.
+LIMITS = ("Receive limit", "Import limit")
 
 
 def _protocol_blocks(text: str) -> list[_ProtocolBlock]:
@@ -48,6 +54,8 @@ def _protocol_blocks(text: str) -> list[_ProtocolBlock]:
             continue
         block = blocks[-1]
         block.fields.setdefault(key.strip(), value.strip())
+        if key.strip() in LIMITS and "[HIT]" in value:
+            block.limit_hit = True
         if key.strip() == "Routes":
             imported = re.search(r"(\d+) imported", value)
             block.imported += int(imported.group(1)) if imported else 0
@@ -63,6 +71,7 @@ def parse_protocols_all(text: str) -> list[BgpSession]:
             state=b.fields.get("BGP state", "unknown"),
             prefixes_received=b.imported,
             name=b.name,
+            limit_hit=b.limit_hit,
         )
         for b in _protocol_blocks(text)
         if b.proto == "BGP" and "Neighbor address" in b.fields

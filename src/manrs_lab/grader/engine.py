@@ -14,7 +14,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,13 +27,14 @@ from manrs_lab.errors import ExecError, LabError
 from manrs_lab.grader import roa_probe
 from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
 from manrs_lab.grader.journal import Announcement, ProbeJournal
+from manrs_lab.grader.limits import lift_limit
 from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
 from manrs_lab.running import RunningLab
 from manrs_lab.spec.lab import Announce, Check, Draw, Probe
 from manrs_lab.special_purpose import asn_ranges
-from manrs_lab.state import canonical_prefix
+from manrs_lab.state import BgpSession, canonical_prefix
 
 POLL = 0.1
 # Between looks during a hold. A probe stays announced for the whole hold, so what shows up
@@ -42,6 +43,7 @@ POLL = 0.1
 HOLD_LOOK = 0.25
 MAX_CONCURRENT_CHECKS = 32  # checks mostly wait (holds, polls): threads are cheap
 PROBE_VISIBLE_TIMEOUT = 5.0
+CLAIM_TIMEOUT = 300.0  # s; longer than any check that may hold a prefix (wait + hold)
 MAX_DRAWS = 64
 
 
@@ -379,16 +381,77 @@ def _run_check(
         seconds = round(time.monotonic() - start, 3)
         return CheckResult(chk.id, chk.title, chk.task, passed, False, message, evidence, seconds)
 
-    try:
-        with _probe(running, chk.probe, drawn, book) as probe:
+    def attempt(alone: bool = False) -> tuple[str, str | None]:
+        """The evidence, and why a pass may not count (None if it does)."""
+        prepare = partial(_lift_limits, running, chk.probe) if alone else None
+        with _probe(running, chk.id, chk.probe, drawn, book, alone=alone, prepare=prepare) as probe:
             ctx = CheckContext(running=running, probe=probe, seed=seed, others_probe=foreign)
             settle = LEAK_SETTLE if chk.probe is not None else 0.0
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold, settle)
+            if definition.refuses and probe is not None:
+                return evidence, _kept_out_by_limit(ctx, probe)
+            return evidence, None
+
+    try:
+        evidence, doubt = attempt()
+        if doubt is not None:
+            # Other checks' leaked probes from the same neighbour filled the learner's limit:
+            # once more with the limit lifted and no other probe from that neighbour.
+            evidence, doubt = attempt(alone=True)
+            if doubt is not None:
+                raise CheckFailed(doubt)
     except CheckFailed as failed:
         return result(False, message=str(failed))
     except (ExecError, LabError) as exc:
         return result(False, message=f"could not read the routers' state: {exc}")
     return result(True, evidence=evidence)
+
+
+LIMIT_LIFT_TIMEOUT = 15.0  # s for the learner's sessions with a neighbour to come back
+
+
+def _stuck_sessions(running: RunningLab, asn: int) -> list[BgpSession]:
+    """The learner's sessions with AS `asn` that a prefix limit stopped, or that are down."""
+    learner = running.router(running.lab.spec.learner)
+    return [
+        s for s in learner.sessions() if s.remote_as == asn and (s.limit_hit or not s.established)
+    ]
+
+
+def _kept_out_by_limit(ctx: CheckContext, probe: ProbeResult) -> str | None:
+    """A probe's routes kept out prove the learner's filters only if nothing else stopped them:
+    the learner's sessions with the probing neighbour must still be up and under their prefix
+    limits. A limit that leaked routes filled (other checks' probes from the same neighbour,
+    running at the same time) blocks every later route, and an FRR limit shuts the session.
+    Why the pass does not count, or None."""
+    if probe.node == ctx.learner:
+        return None
+    for session in _stuck_sessions(ctx.running, probe.asn):
+        if session.limit_hit:
+            why = f"prefix limit for {probe.node} was hit"
+        else:
+            why = f"session with {probe.node} ({session.peer}) is {session.state}"
+        return (
+            f"not judged: {', '.join(probe.prefixes)} from {probe.node} did not get through, "
+            f"but {ctx.learner}'s {why}, so a limit or a closed session may have kept them out "
+            "rather than a filter (also with the limit lifted and no other probe from "
+            f"{probe.node} at the same time). A prefix limit is a last resort, not a filter"
+        )
+    return None
+
+
+def _lift_limits(running: RunningLab, probe: Probe | None) -> None:
+    """Lift what a prefix limit left on the learner's sessions with the probe's node, and wait
+    until they are up again (up to LIMIT_LIFT_TIMEOUT; a check then judges what it sees)."""
+    if probe is None or probe.announce.node == running.lab.spec.learner:
+        return
+    asn = running.router(probe.announce.node).asn
+    learner = running.router(running.lab.spec.learner)
+    for session in _stuck_sessions(running, asn):
+        lift_limit(learner, session)
+    deadline = time.monotonic() + LIMIT_LIFT_TIMEOUT
+    while _stuck_sessions(running, asn) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _evaluate(attempt: Callable[[], str], wait: float, hold: float, settle: float = 0.0) -> str:
@@ -436,9 +499,48 @@ class ProbeBook:
         self._lock = threading.Lock()
         self._router_locks: dict[str, threading.Lock] = {}
         self._users: dict[tuple[str, str], int] = {}
+        # prefix -> the checks announcing it right now, each marked exclusive or not
+        self._claims: dict[str, dict[str, bool]] = {}
+        self._claims_changed = threading.Condition()
         # (router, prefix) sent to the router and not yet taken back by it: what a journal
         # must keep naming (an announcement that failed half-way counts as sent)
         self._sent: set[tuple[str, str]] = set()
+
+    def claim(self, check_id: str, wants: dict[str, bool], *, timeout: float) -> float:
+        """Wait until the check may take every key of `wants` (a prefix it announces, or
+        "@node" for the node announcing it), and take them; the seconds waited. A key taken
+        exclusively (True) is held by no other check at the same time, and a key another
+        check holds exclusively is not taken meanwhile: an exclusive probe's prefixes
+        (`Probe.exclusive`), or a node whose probes a check needs to itself. All of a check's
+        keys are taken at once: no check holds some while it waits for others, so checks
+        cannot wait on each other in a circle."""
+
+        def conflicts() -> bool:
+            for key, exclusive in wants.items():
+                for other, other_exclusive in self._claims.get(key, {}).items():
+                    if other != check_id and (exclusive or other_exclusive):
+                        return True
+            return False
+
+        start = time.monotonic()
+        with self._claims_changed:
+            if not self._claims_changed.wait_for(lambda: not conflicts(), timeout):
+                raise LabError(
+                    f"check {check_id}: other checks kept announcing {', '.join(wants)} "
+                    f"for {timeout:g} s"
+                )
+            for key, exclusive in wants.items():
+                self._claims.setdefault(key, {})[check_id] = exclusive
+        return time.monotonic() - start
+
+    def unclaim(self, check_id: str, keys: Iterable[str]) -> None:
+        with self._claims_changed:
+            for key in keys:
+                holders = self._claims.get(key, {})
+                holders.pop(check_id, None)
+                if not holders:
+                    self._claims.pop(key, None)
+            self._claims_changed.notify_all()
 
     def outstanding(self) -> set[tuple[str, str]]:
         with self._lock:
@@ -495,10 +597,16 @@ class ProbeBook:
 @contextmanager
 def _probe(
     running: RunningLab,
+    check_id: str,
     probe: Probe | None,
     drawn: DrawnProbe | None,
     book: ProbeBook,
+    *,
+    alone: bool = False,
+    prepare: Callable[[], None] | None = None,
 ) -> Iterator[ProbeResult | None]:
+    """Announce the check's probe while the check runs. `alone`: no other check probes from
+    the same node meanwhile; `prepare` runs once that is so, before the announcement."""
     if probe is None or drawn is None:
         yield None
         return
@@ -506,15 +614,22 @@ def _probe(
     router = running.router(node)
     prefixes, as_path = drawn.prefixes, drawn.as_path
     next_hop = probe.announce.next_hop
-    # The run's journal already names these (`_run_scheduled`)
-    book.announce(router, prefixes, as_path, next_hop)
+    wants = dict.fromkeys(prefixes, probe.exclusive) | {f"@{node}": alone}
+    book.claim(check_id, wants, timeout=CLAIM_TIMEOUT)
     try:
-        _wait_originated(router, prefixes)
-        yield ProbeResult(
-            node=node, asn=router.asn, prefixes=prefixes, as_path=as_path, next_hop=next_hop
-        )
+        if prepare is not None:
+            prepare()
+        # The run's journal already names these (`_run_scheduled`)
+        book.announce(router, prefixes, as_path, next_hop)
+        try:
+            _wait_originated(router, prefixes)
+            yield ProbeResult(
+                node=node, asn=router.asn, prefixes=prefixes, as_path=as_path, next_hop=next_hop
+            )
+        finally:
+            _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
     finally:
-        _wait_withdrawn(router, tuple(book.withdraw(router, prefixes)))
+        book.unclaim(check_id, wants)
 
 
 WHOLE_TABLE_FROM = 4  # prefixes: past this many, one read of the table beats one query each

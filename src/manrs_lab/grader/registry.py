@@ -45,20 +45,27 @@ class CheckDef:
     params: type[Params]
     needs_probe: bool
     doc: str
+    # A pass means the probe's routes were kept out: judged only if they could reach the learner
+    refuses: bool = False
 
 
 _CHECKS: dict[str, CheckDef] = {}
 
 
 def check(
-    name: str, params: type[P], *, needs_probe: bool = False
+    name: str, params: type[P], *, needs_probe: bool = False, refuses: bool = False
 ) -> Callable[[Callable[[CheckContext, P], str]], Callable[[CheckContext, P], str]]:
-    """Register a check: `fn(ctx, params) -> evidence`, raising CheckFailed on failure."""
+    """Register a check: `fn(ctx, params) -> evidence`, raising CheckFailed on failure.
+
+    `refuses`: the check passes when a probe's routes do not get through. The engine then
+    also asks whether they could: a pass counts only if the learner's session with the
+    probing neighbour stayed up and under its prefix limit (a limit that other leaked routes
+    filled stops the probe whatever the filters say)."""
 
     def register(fn: Callable[[CheckContext, P], str]) -> Callable[[CheckContext, P], str]:
         if name in _CHECKS:
             raise LabError(f"check {name!r} is registered twice")
-        _CHECKS[name] = CheckDef(name, fn, params, needs_probe, (fn.__doc__ or "").strip())
+        _CHECKS[name] = CheckDef(name, fn, params, needs_probe, (fn.__doc__ or "").strip(), refuses)
         return fn
 
     return register

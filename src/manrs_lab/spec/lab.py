@@ -398,6 +398,13 @@ class Probe(Strict):
         description="publish a fresh ROA around each announced prefix for the grading run (RPKI "
         "labs): the RPKI state of the probe's routes is drawn, not only their prefixes",
     )
+    exclusive: bool = Field(
+        default=False,
+        description="no other check announces any of these prefixes, from any node, while this "
+        "check runs (it waits for them, they wait for it). For probes observed behind a router "
+        "that passes on one best path per prefix, such as a route server: another node's route "
+        "for the same prefix could be the best and hide this probe's leak.",
+    )
 
 
 class Check(Strict):

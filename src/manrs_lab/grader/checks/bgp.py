@@ -109,7 +109,7 @@ def _relation(prefix: str, registered: list[str], node: str) -> str:
     return f"not registered to {node}"
 
 
-@check("probe_not_accepted", ObserversParams, needs_probe=True)
+@check("probe_not_accepted", ObserversParams, needs_probe=True, refuses=True)
 def probe_not_accepted(ctx: CheckContext, params: ObserversParams) -> str:
     """No observer holds a probe's route (a path through the probing AS with the probe's
     origin): the learner's import policy dropped it."""

@@ -131,7 +131,7 @@ class ProbeObserversParams(Params):
         return self.observers
 
 
-@check("bad_route_dropped", ProbeObserversParams, needs_probe=True)
+@check("bad_route_dropped", ProbeObserversParams, needs_probe=True, refuses=True)
 def bad_route_dropped(ctx: CheckContext, params: ProbeObserversParams) -> str:
     """No observer holds the probe's routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()

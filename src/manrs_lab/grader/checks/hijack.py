@@ -343,7 +343,7 @@ class ExportParams(Params):
         return self.observers
 
 
-@check("probe_not_exported", ExportParams, needs_probe=True)
+@check("probe_not_exported", ExportParams, needs_probe=True, refuses=True)
 def probe_not_exported(ctx: CheckContext, params: ExportParams) -> str:
     """What the probe makes a router originate by mistake does not leave it (egress filter)."""
     probe = ctx.require_probe()

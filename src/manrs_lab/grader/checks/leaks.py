@@ -50,7 +50,7 @@ class LeakParams(Params):
         return [*self.leakers, *self.observers]
 
 
-@check("leak_not_propagated", LeakParams, needs_probe=True)
+@check("leak_not_propagated", LeakParams, needs_probe=True, refuses=True)
 def leak_not_propagated(ctx: CheckContext, params: LeakParams) -> str:
     """Every leaker learned the probe's routes from a neighbour that is not an observer (so it
     could leak them to the observers), and no observer holds a path through a leaker."""
@@ -184,7 +184,7 @@ def _exported(ctx: CheckContext, leaker: str, session: BgpSession, prefix: str) 
     raise LabError(f"{leaker}: cannot read what it exports ({type(router).__name__})")
 
 
-@check("leak_not_exported", ExportParams, needs_probe=True)
+@check("leak_not_exported", ExportParams, needs_probe=True, refuses=True)
 def leak_not_exported(ctx: CheckContext, params: ExportParams) -> str:
     """Every leaker learned the probe's routes from a neighbour that is not in `towards`, and
     announces none of them to a neighbour in `towards` (read on the leaker: its export)."""

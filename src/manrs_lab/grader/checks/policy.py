@@ -261,7 +261,7 @@ def _seen_text(ctx: CheckContext, observer: str, routes: list[BgpRoute]) -> str:
     return f"{observer} {verb} " + ", ".join(shown) + more
 
 
-@check("probe_filtered", ProbeFilteredParams, needs_probe=True)
+@check("probe_filtered", ProbeFilteredParams, needs_probe=True, refuses=True)
 def probe_filtered(ctx: CheckContext, params: ProbeFilteredParams) -> str:
     """No observer holds the probe's (bad) routes: the learner's import policy dropped them."""
     probe = ctx.require_probe()

@@ -8,15 +8,16 @@ exact path the probing member sent, and every verdict names the rule the route b
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from enum import StrEnum
 from ipaddress import ip_network
 
 from pydantic import Field
 
 from manrs_lab.drivers.bird import BirdRouter
-from manrs_lab.drivers.frr import FrrRouter
 from manrs_lab.errors import ExecError
 from manrs_lab.grader.context import CheckContext, ProbeResult
+from manrs_lab.grader.limits import lift_limit
 from manrs_lab.grader.registry import CheckFailed, Params, check
 from manrs_lab.roa import rov_state
 from manrs_lab.spec.topology import Role
@@ -138,7 +139,7 @@ def _where_to_look(ctx: CheckContext, probe: ProbeResult) -> str:
     return f"Look at `show bgp neighbors {session.peer} routes` on {ctx.learner}."
 
 
-@check("rs_violation_dropped", ViolationParams, needs_probe=True)
+@check("rs_violation_dropped", ViolationParams, needs_probe=True, refuses=True)
 def rs_violation_dropped(ctx: CheckContext, params: ViolationParams) -> str:
     """No observer (member) holds the probe's routes: the route server dropped them."""
     probe = ctx.require_probe()
@@ -340,13 +341,11 @@ def rs_limit_reset(ctx: CheckContext, params: LimitResetParams) -> str:
     session = next((s for s in learner.sessions() if s.remote_as == asn), None)
     if session is None:
         return f"{ctx.learner} has no session with {params.member}: nothing to reset"
+    if isinstance(learner, BirdRouter) and session.name:
+        # also a limit not marked hit: `action block` at the limit exactly blocks nothing yet
+        session = replace(session, limit_hit=True)
     try:
-        if isinstance(learner, BirdRouter) and session.name:
-            learner.birdc(f"reload in {session.name}")
-            return f"{ctx.learner} re-imported {params.member}'s routes (any limit lifted)"
-        if isinstance(learner, FrrRouter) and "PfxCt" in session.state:
-            learner.bgpd_commands([f"clear bgp {session.peer}"])
-            return f"{ctx.learner}'s session with {params.member} restarted after its limit"
+        done = lift_limit(learner, session)
     except ExecError as exc:
         return f"could not reset {params.member}'s limit on {ctx.learner}: {exc}"
-    return f"{params.member}'s session on {ctx.learner} needs no reset"
+    return done or f"{params.member}'s session on {ctx.learner} needs no reset"

@@ -146,7 +146,7 @@ def _learner_view(ctx: CheckContext, prefix: str, probe: ProbeResult) -> str:
     return f"{learner} holds it{marked} and {use}"
 
 
-@check("rpki_invalid_dropped", ObserversParams, needs_probe=True)
+@check("rpki_invalid_dropped", ObserversParams, needs_probe=True, refuses=True)
 def rpki_invalid_dropped(ctx: CheckContext, params: ObserversParams) -> str:
     """No observer holds the probe's RPKI-invalid routes: the learner's ROV dropped them."""
     probe = ctx.require_probe()
@@ -326,7 +326,7 @@ def _roa_advice(ctx: CheckContext, probe: ProbeResult, state: RpkiState) -> str:
     return f"Your ROAs authorize AS{probe.origin_as}: a ROA is a promise about who may originate"
 
 
-@check("hijack_invalid_by_roa", ObserversParams, needs_probe=True)
+@check("hijack_invalid_by_roa", ObserversParams, needs_probe=True, refuses=True)
 def hijack_invalid_by_roa(ctx: CheckContext, params: ObserversParams) -> str:
     """A validating observer drops the probe's hijack: the learner's ROAs make it invalid."""
     probe = ctx.require_probe()
