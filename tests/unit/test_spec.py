@@ -218,3 +218,25 @@ def test_staged_lab_exposes_each_tasks_solution():
     assert lab.staged
     assert not load_lab(LAB).staged
     assert lab.task_solution_paths("exact-prefix")["evil"].name == "1-exact-prefix.conf"
+
+
+def test_a_fixed_prefix_probed_from_two_nodes_past_the_learner_needs_an_order(tmp_path: Path):
+    """Route-server checks are graded at members: one member's probe route, if best at the
+    route server, hides another's for the same prefix. Unordered, neither exclusive: named."""
+    lab = "ixp-route-server"
+    shutil.copytree(REPO / "labs" / lab, tmp_path / "labs" / lab)
+    shutil.copytree(REPO / "topologies", tmp_path / "topologies")
+    lab_dir = tmp_path / "labs" / lab
+    assert load_lab(str(lab_dir)).spec.id == lab  # as shipped: exclusive where it is needed
+
+    def change(d: dict) -> None:
+        check = next(c for c in d["checks"] if c["id"] == "content-foreign-64512-dropped")
+        check["probe"].pop("exclusive")
+
+    edit_yaml(lab_dir / "lab.yaml", change)
+    found = problems(lab_dir)
+    assert len(found) == 2, found
+    assert all("announces 198.18.12.0/24 from regional" in p for p in found)
+    assert "(regional-invalid-dropped).probe" in found[0]
+    assert "(regional-next-hop-dropped).probe" in found[1]
+    assert "give it `after: [content-foreign-64512-dropped]` or `exclusive: true`" in found[0]

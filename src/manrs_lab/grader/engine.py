@@ -389,7 +389,8 @@ def _run_check(
             settle = LEAK_SETTLE if chk.probe is not None else 0.0
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold, settle)
             if definition.refuses and probe is not None:
-                return evidence, _kept_out_by_limit(ctx, probe)
+                sessions = book.learner_sessions(running, time.monotonic())
+                return evidence, _kept_out_by_limit(ctx, probe, sessions)
             return evidence, None
 
     try:
@@ -410,15 +411,14 @@ def _run_check(
 LIMIT_LIFT_TIMEOUT = 15.0  # s for the learner's sessions with a neighbour to come back
 
 
-def _stuck_sessions(running: RunningLab, asn: int) -> list[BgpSession]:
-    """The learner's sessions with AS `asn` that a prefix limit stopped, or that are down."""
-    learner = running.router(running.lab.spec.learner)
-    return [
-        s for s in learner.sessions() if s.remote_as == asn and (s.limit_hit or not s.established)
-    ]
+def _stuck(sessions: list[BgpSession], asn: int) -> list[BgpSession]:
+    """The sessions with AS `asn` that a prefix limit stopped, or that are down."""
+    return [s for s in sessions if s.remote_as == asn and (s.limit_hit or not s.established)]
 
 
-def _kept_out_by_limit(ctx: CheckContext, probe: ProbeResult) -> str | None:
+def _kept_out_by_limit(
+    ctx: CheckContext, probe: ProbeResult, sessions: list[BgpSession]
+) -> str | None:
     """A probe's routes kept out prove the learner's filters only if nothing else stopped them:
     the learner's sessions with the probing neighbour must still be up and under their prefix
     limits. A limit that leaked routes filled (other checks' probes from the same neighbour,
@@ -426,7 +426,7 @@ def _kept_out_by_limit(ctx: CheckContext, probe: ProbeResult) -> str | None:
     Why the pass does not count, or None."""
     if probe.node == ctx.learner:
         return None
-    for session in _stuck_sessions(ctx.running, probe.asn):
+    for session in _stuck(sessions, probe.asn):
         if session.limit_hit:
             why = f"prefix limit for {probe.node} was hit"
         else:
@@ -447,10 +447,10 @@ def _lift_limits(running: RunningLab, probe: Probe | None) -> None:
         return
     asn = running.router(probe.announce.node).asn
     learner = running.router(running.lab.spec.learner)
-    for session in _stuck_sessions(running, asn):
+    for session in _stuck(learner.sessions(), asn):
         lift_limit(learner, session)
     deadline = time.monotonic() + LIMIT_LIFT_TIMEOUT
-    while _stuck_sessions(running, asn) and time.monotonic() < deadline:
+    while _stuck(learner.sessions(), asn) and time.monotonic() < deadline:
         time.sleep(0.2)
 
 
@@ -502,6 +502,9 @@ class ProbeBook:
         # prefix -> the checks announcing it right now, each marked exclusive or not
         self._claims: dict[str, dict[str, bool]] = {}
         self._claims_changed = threading.Condition()
+        self._sessions_lock = threading.Lock()
+        self._sessions_read_at = float("-inf")
+        self._sessions: list[BgpSession] = []
         # (router, prefix) sent to the router and not yet taken back by it: what a journal
         # must keep naming (an announcement that failed half-way counts as sent)
         self._sent: set[tuple[str, str]] = set()
@@ -525,8 +528,10 @@ class ProbeBook:
         start = time.monotonic()
         with self._claims_changed:
             if not self._claims_changed.wait_for(lambda: not conflicts(), timeout):
+                held = [k for k in wants if not k.startswith("@")]
+                held += [f"probes from {k[1:]}" for k in wants if k.startswith("@")]
                 raise LabError(
-                    f"check {check_id}: other checks kept announcing {', '.join(wants)} "
+                    f"check {check_id}: other checks kept announcing {', '.join(held)} "
                     f"for {timeout:g} s"
                 )
             for key, exclusive in wants.items():
@@ -541,6 +546,18 @@ class ProbeBook:
                 if not holders:
                     self._claims.pop(key, None)
             self._claims_changed.notify_all()
+
+    def learner_sessions(self, running: RunningLab, since: float) -> list[BgpSession]:
+        """The learner's sessions as read at `since` (time.monotonic()) or later, one read for
+        every check that asks at about the same time (holds that started together end
+        together). A later read is as good as the check's own: a hit limit stays hit and a
+        shut session stays shut until lifted, and lifting waits for the checks that still
+        hold a claim on the node (`_lift_limits` runs alone)."""
+        with self._sessions_lock:
+            if self._sessions_read_at < since:
+                self._sessions_read_at = time.monotonic()  # the read shows at least this moment
+                self._sessions = running.router(running.lab.spec.learner).sessions()
+            return self._sessions
 
     def outstanding(self) -> set[tuple[str, str]]:
         with self._lock:

@@ -343,4 +343,51 @@ def _checks_problems(spec: LabSpecFile, topology: Topology, task_ids: list[str])
         if not param_problems:
             param_problems = _check_nodes(check, topology)
         problems.extend(f"{where}.{msg}" for msg in param_problems)
+    return problems or _hidden_probe_problems(spec)
+
+
+def _observers(check: Any) -> set[str]:
+    return set(get_check(check.check).params.model_validate(check.params).router_names())
+
+
+def _hidden_probe_problems(spec: LabSpecFile) -> list[str]:
+    """Two checks that may run at once, announcing one fixed prefix from two nodes, and graded
+    only at routers past the learner: a router there passes on one best path per prefix (a
+    route server does), so one probe's route can hide the other's leak. The learner's own
+    router lists every path it accepted, so checks it observes are safe."""
+    probing = [(i, c, c.probe) for i, c in enumerate(spec.checks) if c.probe is not None]
+    waits = {c.id: set(c.requires) | set(c.after) for c in spec.checks}
+
+    def ordered(first: str, later: str) -> bool:
+        seen, stack = set(), [later]
+        while stack:
+            for dep in waits.get(stack.pop(), ()):
+                if dep == first:
+                    return True
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return False
+
+    problems = []
+    for n, (i, a, pa) in enumerate(probing):
+        for j, b, pb in probing[n + 1 :]:
+            if pa.announce.node == pb.announce.node:
+                continue  # one router, one route: the engine shares it
+            if pa.exclusive or pb.exclusive:
+                continue
+            shared = {p for p in pa.announce.prefixes if isinstance(p, str)} & {
+                p for p in pb.announce.prefixes if isinstance(p, str)
+            }
+            if not shared or spec.learner in _observers(a) & _observers(b):
+                continue
+            if ordered(a.id, b.id) or ordered(b.id, a.id):
+                continue
+            problems.append(
+                f"checks[{j}] ({b.id}).probe: announces {', '.join(sorted(shared))} from "
+                f"{pb.announce.node} while checks[{i}] ({a.id}) may announce it from "
+                f"{pa.announce.node}, and one of them is graded only past "
+                f"{spec.learner}, where one best path per prefix can hide the other's leak: "
+                f"give it `after: [{a.id}]` or `exclusive: true`"
+            )
     return problems
