@@ -385,11 +385,15 @@ def _run_check(
         """The evidence, and why a pass may not count (None if it does)."""
         prepare = partial(_lift_limits, running, chk.probe) if alone else None
         with _probe(running, chk.id, chk.probe, drawn, book, alone=alone, prepare=prepare) as probe:
+            announced = time.monotonic()
             ctx = CheckContext(running=running, probe=probe, seed=seed, others_probe=foreign)
             settle = LEAK_SETTLE if chk.probe is not None else 0.0
             evidence = _evaluate(lambda: definition.fn(ctx, params), chk.wait, chk.hold, settle)
             if definition.refuses and probe is not None:
-                sessions = book.learner_sessions(running, time.monotonic())
+                # A read from the hold's last look on shows a limit hit before the probe's
+                # routes came (it stays hit): checks that end together share one read.
+                since = max(announced, time.monotonic() - HOLD_LOOK)
+                sessions = book.learner_sessions(running, since)
                 return evidence, _kept_out_by_limit(ctx, probe, sessions)
             return evidence, None
 
@@ -549,10 +553,10 @@ class ProbeBook:
 
     def learner_sessions(self, running: RunningLab, since: float) -> list[BgpSession]:
         """The learner's sessions as read at `since` (time.monotonic()) or later, one read for
-        every check that asks at about the same time (holds that started together end
-        together). A later read is as good as the check's own: a hit limit stays hit and a
-        shut session stays shut until lifted, and lifting waits for the checks that still
-        hold a claim on the node (`_lift_limits` runs alone)."""
+        the checks that ask at about the same time (holds that started together end together).
+        A later read is as good as an earlier one: a hit limit stays hit and a shut session
+        stays shut until lifted, and lifting waits for the checks that still hold a claim on
+        the node (`_lift_limits` runs alone)."""
         with self._sessions_lock:
             if self._sessions_read_at < since:
                 self._sessions_read_at = time.monotonic()  # the read shows at least this moment
