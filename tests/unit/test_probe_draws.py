@@ -150,3 +150,16 @@ def test_asn_draw_between_numbers_outside_the_class_is_refused():
             prefixes=["198.18.5.0/24"],
             as_path=[{"asn": "private", "between": [1, 1000]}],
         )
+
+
+def test_a_drawn_origin_is_never_an_as_a_roa_authorizes():
+    """ixp-route-server's ROA authorizes AS64512, the first 16-bit private ASN: a boundary the
+    draw picks often. Drawn as an "invalid" probe's origin, it made the route valid."""
+    announce = Announce(
+        node="regional", prefixes=["198.18.12.0/24"], as_path=[64507, {"asn": "private"}]
+    )
+    origins = {draw_as_path(announce, random.Random(s))[-1] for s in range(400)}
+    assert 64512 in origins  # without the ROA's AS excluded, it is drawn
+    excluded = frozenset({64505, 64507, 64512})
+    for seed in range(400):
+        assert draw_as_path(announce, random.Random(seed), excluded)[-1] not in excluded

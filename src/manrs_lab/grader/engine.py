@@ -61,7 +61,11 @@ def grade(
     needed = _with_prerequisites(selected, spec.checks)
     checks = [c for c in spec.checks if c.id in needed]
     # Drawn up front, in file order, so a seed replays the same probes whatever the scheduling.
-    lab_asns = frozenset(n.asn for n in running.lab.topology.nodes.values() if n.asn)
+    # Drawn ASNs are never a lab router's (a path through its own AS is a loop it drops) nor
+    # one a served ROA authorizes (a private origin drawn as 64512, the ROA's, made an
+    # "invalid" probe valid)
+    routers = frozenset(n.asn for n in running.lab.topology.nodes.values() if n.asn)
+    lab_asns = routers | roa_probe.served_asns(running)
     draws = _draw_probes(checks, random.Random(seed), lab_asns)
     # Probes with `roa:` get fresh ROAs on the RTR cache, published once for the whole run.
     with roa_probe.published(running, checks, draws, seed, progress) as draws:
@@ -106,7 +110,7 @@ def _draw_probes(
 ) -> dict[str, DrawnProbe]:
     """A drawn prefix never equals another prefix probed from the same node: checks run at the
     same time, and two probes of one prefix from one node would have to share its AS path.
-    Drawn ASNs are never a lab router's (a path through its own AS is a loop it drops)."""
+    Drawn ASNs are never in `lab_asns` (the lab's routers, the ASes its ROAs authorize)."""
     taken: dict[str, set[str]] = {}
     for c in checks:
         if c.probe is not None:

@@ -182,6 +182,11 @@ def _served(running: RunningLab) -> list[Vrp]:
     return vrps
 
 
+def served_asns(running: RunningLab) -> frozenset[int]:
+    """Every AS a ROA on the lab's caches authorizes now (the lab's own and the learner's)."""
+    return frozenset(v.asn for v in _served(running))
+
+
 def _key(v: Vrp) -> tuple[str, int, int]:
     return (str(ip_network(v.prefix)), v.max_length, v.asn)
 
