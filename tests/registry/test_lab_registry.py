@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,18 @@ def registries() -> Iterator[tuple[irr_registry.Registry, irr_registry.Registry]
         for reg in started:
             irr_registry.stop(reg.name)
         assert [x for reg in started for x in leftovers(reg)] == []
+
+
+def test_set_queries_answer_as_soon_as_the_registry_is_up(registries):
+    """IRRd's whois worker answers as-set queries from a preload store it loads only when told
+    the store is complete; a worker that missed the first announcement hung bgpq4 for good
+    after `up`, now and then. `start` returns once such a query is answered (first test of the
+    module: nothing has changed the registry yet, which would announce it again)."""
+    for reg in registries:
+        started = time.monotonic()
+        members = irr_registry.query(reg.name, "!iAS-EDGE,1", timeout=5)
+        assert set(re.findall(r"AS\d+", members)) == {"AS64500", "AS64501", "AS64502"}
+        assert time.monotonic() - started < 5
 
 
 def test_whois_answers_with_the_lab_world(registries):

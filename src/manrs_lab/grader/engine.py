@@ -507,7 +507,8 @@ class ProbeBook:
         self._lock = threading.Lock()
         self._router_locks: dict[str, threading.Lock] = {}
         self._users: dict[tuple[str, str], int] = {}
-        # prefix -> the checks announcing it right now, each marked exclusive or not
+        # prefix (or "@node") -> the checks announcing it (probing from it) right now, each
+        # marked exclusive or not (`claim`)
         self._claims: dict[str, dict[str, bool]] = {}
         self._claims_changed = threading.Condition()
         self._sessions_lock = threading.Lock()

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -555,6 +556,7 @@ def _start_services(registry: Registry, config: Path, data: Path, progress: Prog
     _save(Registry(name, folder, pids))
     registry = Registry(name, folder, pids)
     _wait(lambda: _answers(registry), irrd, "IRRd", folder / "irrd.log")
+    _wait(lambda: _preloaded(registry), irrd, "IRRd's preload store", folder / "irrd.log")
     return registry
 
 
@@ -607,6 +609,47 @@ def _answers(registry: Registry) -> bool:
         timeout=10,
     )
     return proc.returncode == 0
+
+
+def _redis_command(*words: bytes) -> bytes:
+    return b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
+
+
+# IRRd 4's whois worker loads its in-memory preload store (as-sets, prefixes per origin: what
+# bgpq4 asks for) only when the store manager announces a completed load on a Redis channel.
+# A worker that subscribes after the manager's first announcement misses it and answers no set
+# or prefix query until the next change in the registry (seen here: bgpq4 hanging for good
+# right after `up`, now and then). `_preloaded` asks such a query; until it is answered, the
+# announcement is sent again (the store itself is in Redis already).
+PRELOAD_COMPLETE = _redis_command(b"PUBLISH", b"irrd-preload-complete-channel", b"complete")
+
+
+def _preloaded(registry: Registry) -> bool:
+    """The whois worker answers a set query (from its preload store) within a second; if not,
+    announce the preload store as complete once more."""
+    probe = (
+        "import socket,sys\n"
+        "s = socket.create_connection(('127.0.0.1', 43), timeout=1)\n"
+        "s.sendall(b'!iAS-MANRS-LAB-READY\\n')\n"
+        "try:\n"
+        "    sys.exit(0 if s.recv(64) else 1)\n"
+        "except TimeoutError:\n"
+        "    sys.exit(1)\n"
+    )
+    proc = subprocess.run(
+        _in_ns(registry.name, [sys.executable, "-c", probe]),
+        capture_output=True,
+        check=False,
+        timeout=10,
+    )
+    if proc.returncode == 0:
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as redis_conn:
+        redis_conn.settimeout(2)
+        redis_conn.connect(str(registry.folder / "run" / "redis.sock"))
+        redis_conn.sendall(PRELOAD_COMPLETE)
+        redis_conn.recv(64)  # ":N" subscribers reached
+    return False
 
 
 def _save(registry: Registry) -> None:
