@@ -9,12 +9,12 @@ from manrs_lab.drivers.router import Router
 from manrs_lab.state import BgpSession
 
 
-def lift_limit(router: Router, session: BgpSession) -> str | None:
+def lift_limit(router: Router, session: BgpSession, *, always: bool = False) -> str | None:
     """BIRD: `reload in` (an `import limit ... action block` stays blocked after the routes are
-    gone; a reload lifts it, the router's own filters unchanged). FRR: `clear bgp` for a session
-    its maximum-prefix shut (it would stay down until cleared, or its restart timer). What was
-    done, or None when the session needs nothing."""
-    if isinstance(router, BirdRouter) and session.name and session.limit_hit:
+    gone; a reload lifts it, the router's own filters unchanged), for a limit marked hit, or
+    `always`. FRR: `clear bgp` for a session its maximum-prefix shut (it would stay down until
+    cleared, or its restart timer). What was done, or None when the session needs nothing."""
+    if isinstance(router, BirdRouter) and session.name and (session.limit_hit or always):
         router.birdc(f"reload in {session.name}")
         return f"{router.name} re-imported the routes of {session.name} (its limit lifted)"
     if isinstance(router, FrrRouter) and "PfxCt" in session.state:

@@ -355,7 +355,14 @@ def _hidden_probe_problems(spec: LabSpecFile) -> list[str]:
     only at routers past the learner: a router there passes on one best path per prefix (a
     route server does), so one probe's route can hide the other's leak. The learner's own
     router lists every path it accepted, so checks it observes are safe."""
-    probing = [(i, c, c.probe) for i, c in enumerate(spec.checks) if c.probe is not None]
+    # (index, check, node, its fixed prefixes, whether the learner observes it), once each
+    probing = [
+        (i, c, c.probe.announce.node, fixed, spec.learner in _observers(c))
+        for i, c in enumerate(spec.checks)
+        if c.probe is not None
+        and not c.probe.exclusive
+        and (fixed := {p for p in c.probe.announce.prefixes if isinstance(p, str)})
+    ]
     waits = {c.id: set(c.requires) | set(c.after) for c in spec.checks}
 
     def ordered(first: str, later: str) -> bool:
@@ -370,24 +377,18 @@ def _hidden_probe_problems(spec: LabSpecFile) -> list[str]:
         return False
 
     problems = []
-    for n, (i, a, pa) in enumerate(probing):
-        for j, b, pb in probing[n + 1 :]:
-            if pa.announce.node == pb.announce.node:
-                continue  # one router, one route: the engine shares it
-            if pa.exclusive or pb.exclusive:
-                continue
-            shared = {p for p in pa.announce.prefixes if isinstance(p, str)} & {
-                p for p in pb.announce.prefixes if isinstance(p, str)
-            }
-            if not shared or spec.learner in _observers(a) & _observers(b):
+    for n, (i, a, node_a, fixed_a, seen_a) in enumerate(probing):
+        for j, b, node_b, fixed_b, seen_b in probing[n + 1 :]:
+            # one router, one route (the engine shares it); or the learner lists every path
+            if node_a == node_b or (seen_a and seen_b) or not fixed_a & fixed_b:
                 continue
             if ordered(a.id, b.id) or ordered(b.id, a.id):
                 continue
             problems.append(
-                f"checks[{j}] ({b.id}).probe: announces {', '.join(sorted(shared))} from "
-                f"{pb.announce.node} while checks[{i}] ({a.id}) may announce it from "
-                f"{pa.announce.node}, and one of them is graded only past "
-                f"{spec.learner}, where one best path per prefix can hide the other's leak: "
-                f"give it `after: [{a.id}]` or `exclusive: true`"
+                f"checks[{j}] ({b.id}).probe: announces {', '.join(sorted(fixed_a & fixed_b))} "
+                f"from {node_b} while checks[{i}] ({a.id}) may announce it from {node_a}, and "
+                f"one of them is graded only past {spec.learner}, where one best path per "
+                f"prefix can hide the other's leak: give it `after: [{a.id}]` or "
+                "`exclusive: true`"
             )
     return problems

@@ -8,13 +8,11 @@ exact path the probing member sent, and every verdict names the rule the route b
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from enum import StrEnum
 from ipaddress import ip_network
 
 from pydantic import Field
 
-from manrs_lab.drivers.bird import BirdRouter
 from manrs_lab.errors import ExecError
 from manrs_lab.grader.context import CheckContext, ProbeResult
 from manrs_lab.grader.limits import lift_limit
@@ -341,11 +339,9 @@ def rs_limit_reset(ctx: CheckContext, params: LimitResetParams) -> str:
     session = next((s for s in learner.sessions() if s.remote_as == asn), None)
     if session is None:
         return f"{ctx.learner} has no session with {params.member}: nothing to reset"
-    if isinstance(learner, BirdRouter) and session.name:
-        # also a limit not marked hit: `action block` at the limit exactly blocks nothing yet
-        session = replace(session, limit_hit=True)
     try:
-        done = lift_limit(learner, session)
+        # BIRD: reload also when the limit is not marked hit (as this check always did)
+        done = lift_limit(learner, session, always=True)
     except ExecError as exc:
         return f"could not reset {params.member}'s limit on {ctx.learner}: {exc}"
     return done or f"{params.member}'s session on {ctx.learner} needs no reset"
