@@ -627,23 +627,11 @@ PRELOAD_COMPLETE = _redis_command(b"PUBLISH", b"irrd-preload-complete-channel", 
 def _preloaded(registry: Registry) -> bool:
     """The whois worker answers a set query (from its preload store) within a second; if not,
     announce the preload store as complete once more."""
-    probe = (
-        "import socket,sys\n"
-        "s = socket.create_connection(('127.0.0.1', 43), timeout=1)\n"
-        "s.sendall(b'!iAS-MANRS-LAB-READY\\n')\n"
-        "try:\n"
-        "    sys.exit(0 if s.recv(64) else 1)\n"
-        "except TimeoutError:\n"
-        "    sys.exit(1)\n"
-    )
-    proc = subprocess.run(
-        _in_ns(registry.name, [sys.executable, "-c", probe]),
-        capture_output=True,
-        check=False,
-        timeout=10,
-    )
-    if proc.returncode == 0:
+    try:
+        query(registry.name, "!iAS-MANRS-LAB-READY", timeout=1.0)
         return True
+    except RegistryError:
+        pass  # timed out: the worker waits for its store
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as redis_conn:
         redis_conn.settimeout(2)
         redis_conn.connect(str(registry.folder / "run" / "redis.sock"))
