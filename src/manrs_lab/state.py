@@ -32,6 +32,10 @@ class BgpSession:
     # A receive/import limit stops the session's routes (BIRD `action block`); FRR instead
     # shuts the session (state "Idle (PfxCt)")
     limit_hit: bool = False
+    # At most how many seconds the session had been in its state when read (FRR's
+    # peerUptimeMsec, BIRD's Since): one re-established during a probe passed none of the
+    # probe's routes for a while
+    up_for: float | None = None
 
     @property
     def established(self) -> bool:

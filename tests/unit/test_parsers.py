@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,31 @@ def test_bird_session_whose_import_limit_was_hit():
     assert sessions["content"].prefixes_received == 5
     assert not sessions["access"].limit_hit  # a limit, not hit
     assert not sessions["regional"].limit_hit
+
+
+def test_bird_sessions_time_in_their_state_from_since():
+    text = (FIXTURES / "bird" / "rs_show_protocols_all_restarted.txt").read_text()
+    now = datetime(2026, 12, 7, 0, 11, 49, 659000)  # 2 s after content's limit restarted it
+    sessions = {s.name: s for s in bird_parse.parse_protocols_all(text, now)}
+    assert sessions["content"].up_for == pytest.approx(2.0)
+    assert sessions["access"].up_for == pytest.approx(7.891)
+    # a Since later in the day than the read is yesterday's (BIRD writes no date for 20 h)
+    early = datetime(2026, 12, 8, 0, 11, 46, 659000)
+    wrapped = {s.name: s for s in bird_parse.parse_protocols_all(text, early)}
+    assert wrapped["content"].up_for == pytest.approx(86399.0)
+    assert bird_parse.parse_protocols_all(text)[0].up_for is None  # no clock, no guess
+
+
+def test_bird_since_as_a_date_is_at_least_twenty_hours():
+    now = datetime(2026, 12, 7, 12, 0)
+    assert bird_parse._in_state_for("2026-12-05", None, now) == bird_parse.LONG_AGO
+    assert bird_parse._in_state_for("2026-12-07", "11:59:58.500", now) == pytest.approx(1.5)
+
+
+def test_frr_session_time_in_state_is_an_upper_bound():
+    sessions = frr_parse.parse_summary(frr("show_bgp_summary_json"))
+    # "peerUptimeMsec": 1000 counts whole seconds: up at most 2 s
+    assert {s.up_for for s in sessions} == {2.0}
 
 
 def test_bird_routes_with_paths_origins_and_local_statics():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from ipaddress import ip_address, ip_network
 
 from manrs_lab.drivers import bird_parse, tcp_diag
@@ -53,7 +54,8 @@ class BirdRouter:
         return text
 
     def sessions(self) -> list[BgpSession]:
-        return bird_parse.parse_protocols_all(self.birdc("show protocols all"))
+        text = self.birdc("show protocols all")
+        return bird_parse.parse_protocols_all(text, datetime.now())
 
     def heard(self) -> list[SessionHeard]:
         """Per established session, what BIRD's hold timer says, and the bytes its TCP

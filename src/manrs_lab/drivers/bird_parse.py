@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from ipaddress import ip_address, ip_network
 
 from manrs_lab.drivers.rtr import Vrp
 from manrs_lab.state import BgpRoute, BgpSession, RpkiCacheState, SessionHeard
 
-PROTO_HEAD = re.compile(r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s")
+PROTO_HEAD = re.compile(
+    r"^(?P<name>\S+)\s+(?P<proto>\S+)\s+(?P<table>\S+)\s+(?P<state>\S+)\s"
+    r"(?:\s*(?P<day>\d{4}-\d\d-\d\d)?\s*(?P<time>\d\d:\d\d:\d\d(?:\.\d+)?)?)"
+)
+LONG_AGO = 20 * 3600.0  # BIRD writes a date, not a time, for a state older than this
 ROUTE_HEAD = re.compile(
     r"^(?P<net>\S+)?\s+(?P<type>unicast|blackhole|unreachable|prohibited|\S+)\s+"
     r"\[(?P<proto>\S+)\s[^\]]*\](?P<best>\s\*)?"
@@ -31,6 +36,7 @@ class _ProtocolBlock:
     fields: dict[str, str] = field(default_factory=dict)  # first value of each "Key: value"
     imported: int = 0  # summed over the protocol's channels
     limit_hit: bool = False  # a channel's receive or import limit shows [HIT]
+    since: float | None = None  # seconds in this state when read (the Since column)
 
 
 # Limits that stop a channel's routes once hit (`action block` keeps them stopped until a
@@ -38,14 +44,30 @@ class _ProtocolBlock:
 LIMITS = ("Receive limit", "Import limit")
 
 
-def _protocol_blocks(text: str) -> list[_ProtocolBlock]:
+def _in_state_for(day: str | None, clock: str | None, now: datetime) -> float | None:
+    """Seconds since the Since column's moment: BIRD's default writes the local time of day
+    (with milliseconds) for the last 20 hours, a date before that."""
+    if clock is None:
+        return None if day is None else LONG_AGO
+    if day is not None:
+        return max(0.0, (now - datetime.fromisoformat(f"{day} {clock}")).total_seconds())
+    hours, minutes, seconds = clock.split(":")
+    at = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    today = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+    return (today - at) % 86400.0  # across midnight too
+
+
+def _protocol_blocks(text: str, now: datetime | None = None) -> list[_ProtocolBlock]:
     blocks: list[_ProtocolBlock] = []
     for line in strip_banner(text).splitlines():
         if not line.strip() or line.startswith("Name "):
             continue
         head = PROTO_HEAD.match(line)
         if head and not line[0].isspace():
-            blocks.append(_ProtocolBlock(head["name"], head["proto"], head["state"]))
+            block = _ProtocolBlock(head["name"], head["proto"], head["state"])
+            if now is not None:
+                block.since = _in_state_for(head["day"], head["time"], now)
+            blocks.append(block)
             continue
         if not blocks:
             continue
@@ -62,8 +84,9 @@ def _protocol_blocks(text: str) -> list[_ProtocolBlock]:
     return blocks
 
 
-def parse_protocols_all(text: str) -> list[BgpSession]:
-    """`show protocols all`: the BGP protocols, one session each."""
+def parse_protocols_all(text: str, now: datetime | None = None) -> list[BgpSession]:
+    """`show protocols all`: the BGP protocols, one session each. `now`: the local time of the
+    read, for how long each session has been in its state (BIRD writes when it entered it)."""
     return [
         BgpSession(
             peer=b.fields["Neighbor address"],
@@ -72,8 +95,9 @@ def parse_protocols_all(text: str) -> list[BgpSession]:
             prefixes_received=b.imported,
             name=b.name,
             limit_hit=b.limit_hit,
+            up_for=b.since,
         )
-        for b in _protocol_blocks(text)
+        for b in _protocol_blocks(text, now)
         if b.proto == "BGP" and "Neighbor address" in b.fields
     ]
 

@@ -26,6 +26,13 @@ def json_documents(text: str) -> list[Any]:
     return docs
 
 
+def _up_for(info: dict[str, Any]) -> float | None:
+    """At most how long the session has been in its state: bgpd counts whole seconds
+    (peerUptimeMsec is a multiple of 1000), so the true time is up to a second more."""
+    msec = info.get("peerUptimeMsec")
+    return None if msec is None else msec / 1000 + 1.0
+
+
 def parse_summary(doc: dict[str, Any]) -> list[BgpSession]:
     """`show bgp summary json`: one entry per address family, merged by peer."""
     sessions: dict[str, BgpSession] = {}
@@ -43,6 +50,7 @@ def parse_summary(doc: dict[str, Any]) -> list[BgpSession]:
                 state=str(info["state"]),
                 prefixes_received=received,
                 name=info.get("desc"),
+                up_for=_up_for(info),
             )
     return list(sessions.values())
 

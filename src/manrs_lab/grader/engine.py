@@ -397,8 +397,8 @@ def _run_check(
                 # A read from the hold's last look on shows a limit hit before the probe's
                 # routes came (it stays hit): checks that end together share one read.
                 since = max(announced, time.monotonic() - HOLD_LOOK)
-                sessions = book.learner_sessions(running, since)
-                return evidence, _kept_out_by_limit(ctx, probe, sessions)
+                read_at, sessions = book.learner_sessions(running, since)
+                return evidence, _kept_out_by_limit(ctx, probe, sessions, read_at - announced)
             return evidence, None
 
     try:
@@ -424,21 +424,37 @@ def _stuck(sessions: list[BgpSession], asn: int) -> list[BgpSession]:
     return [s for s in sessions if s.remote_as == asn and (s.limit_hit or not s.established)]
 
 
+def _flapped(sessions: list[BgpSession], asn: int, probed_for: float) -> list[BgpSession]:
+    """The sessions with AS `asn` that came up again within the last `probed_for` seconds: a
+    limit that restarts the session (BIRD's `action restart`) shows no hit once it is back."""
+    return [
+        s
+        for s in sessions
+        if s.remote_as == asn and s.established and s.up_for is not None and s.up_for < probed_for
+    ]
+
+
 def _kept_out_by_limit(
-    ctx: CheckContext, probe: ProbeResult, sessions: list[BgpSession]
+    ctx: CheckContext, probe: ProbeResult, sessions: list[BgpSession], probed_for: float
 ) -> str | None:
     """A probe's routes kept out prove the learner's filters only if nothing else stopped them:
-    the learner's sessions with the probing neighbour must still be up and under their prefix
-    limits. A limit that leaked routes filled (other checks' probes from the same neighbour,
-    running at the same time) blocks every later route, and an FRR limit shuts the session.
-    Why the pass does not count, or None."""
+    the learner's sessions with the probing neighbour must have stayed up, under their prefix
+    limits, for the `probed_for` seconds from the announcement to the read. A limit that leaked
+    routes filled (other checks' probes from the same neighbour, running at the same time)
+    blocks every later route, an FRR limit shuts the session, and a restarting one drops it
+    for a while. Why the pass does not count, or None."""
     if probe.node == ctx.learner:
         return None
-    for session in _stuck(sessions, probe.asn):
+    for session in _stuck(sessions, probe.asn) + _flapped(sessions, probe.asn, probed_for):
         if session.limit_hit:
             why = f"prefix limit for {probe.node} was hit"
-        else:
+        elif not session.established:
             why = f"session with {probe.node} ({session.peer}) is {session.state}"
+        else:
+            why = (
+                f"session with {probe.node} ({session.peer}) went down and came back up "
+                "during the check"
+            )
         return (
             f"not judged: {', '.join(probe.prefixes)} from {probe.node} did not get through, "
             f"but {ctx.learner}'s {why}, so a limit or a closed session may have kept them out "
@@ -556,17 +572,18 @@ class ProbeBook:
                     self._claims.pop(key, None)
             self._claims_changed.notify_all()
 
-    def learner_sessions(self, running: RunningLab, since: float) -> list[BgpSession]:
-        """The learner's sessions as read at `since` (time.monotonic()) or later, one read for
-        the checks that ask at about the same time (holds that started together end together).
-        A later read is as good as an earlier one: a hit limit stays hit and a shut session
-        stays shut until lifted, and lifting waits for the checks that still hold a claim on
-        the node (`_lift_limits` runs alone)."""
+    def learner_sessions(self, running: RunningLab, since: float) -> tuple[float, list[BgpSession]]:
+        """The learner's sessions as read at `since` (time.monotonic()) or later, and when the
+        read began: one read for the checks that ask at about the same time (holds that started
+        together end together). A later read is as good as an earlier one: a hit limit stays
+        hit, a shut session stays shut until lifted, and a session's time in its state tells
+        whether it went down since a probe was announced; lifting waits for the checks that
+        still hold a claim on the node (`_lift_limits` runs alone)."""
         with self._sessions_lock:
             if self._sessions_read_at < since:
                 self._sessions_read_at = time.monotonic()  # the read shows at least this moment
                 self._sessions = running.router(running.lab.spec.learner).sessions()
-            return self._sessions
+            return self._sessions_read_at, self._sessions
 
     def outstanding(self) -> set[tuple[str, str]]:
         with self._lock:
