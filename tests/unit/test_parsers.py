@@ -108,6 +108,24 @@ def test_bird_since_as_a_date_is_at_least_twenty_hours():
     assert bird_parse._in_state_for("2026-12-07", "11:59:58.500", now) == pytest.approx(1.5)
 
 
+def test_frr_paths_being_withdrawn_are_gone():
+    # cust2 had just withdrawn its probe: bgpd still lists it, marked "removed"
+    detail = json.loads(
+        (
+            FIXTURES / "frr" / "cust2_removed_show_bgp_ipv4_unicast_198.18.77.0_24_json.json"
+        ).read_text()
+    )
+    assert detail["paths"][0]["removed"]
+    assert frr_parse.parse_prefix_detail(detail, 64502) == []
+    table = json.loads(
+        (FIXTURES / "frr" / "cust2_removed_show_bgp_ipv4_unicast_json.json").read_text()
+    )
+    assert "198.18.77.0/24" in table["routes"]
+    prefixes = {r.prefix for r in frr_parse.parse_table(table, 64502)}
+    assert "198.18.77.0/24" not in prefixes
+    assert "198.18.2.0/24" in prefixes  # its own, still there
+
+
 def test_frr_session_time_in_state_is_an_upper_bound():
     sessions = frr_parse.parse_summary(frr("show_bgp_summary_json"))
     # "peerUptimeMsec": 1000 counts whole seconds: up at most 2 s

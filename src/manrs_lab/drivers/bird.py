@@ -81,7 +81,8 @@ class BirdRouter:
             if session.established and session.name:
                 self.birdc(f"reload {session.name}" if resend else f"reload in {session.name}")
 
-    def routes(self, prefix: str | None = None) -> list[BgpRoute]:
+    def routes(self, prefix: str | None = None, *, family: int | None = None) -> list[BgpRoute]:
+        # `show route` lists both families' tables: `family` reads nothing less
         if prefix is not None:
             query = f"show route all where net = {ip_network(prefix)}"
         else:

@@ -107,7 +107,7 @@ class FrrRouter:
     def request_refresh(self, *, resend: bool = False) -> None:
         self.bgpd_commands(["clear bgp * soft" if resend else "clear bgp * soft in"])
 
-    def routes(self, prefix: str | None = None) -> list[BgpRoute]:
+    def routes(self, prefix: str | None = None, *, family: int | None = None) -> list[BgpRoute]:
         if prefix is not None:
             query = f"show bgp {_family(prefix)} unicast {prefix} json"
             return self._parsed.routes(
@@ -116,8 +116,8 @@ class FrrRouter:
                 lambda text: frr_parse.parse_prefix_detail(self._json(query, text), self.asn),
             )
         routes: list[BgpRoute] = []
-        for family in ("ipv4", "ipv6"):
-            query = f"show bgp {family} unicast json"
+        for afi in ("ipv4", "ipv6") if family is None else (f"ipv{family}",):
+            query = f"show bgp {afi} unicast json"
             routes += self._parsed.routes(query, self.show(query), self._table_parser(query))
         return routes
 

@@ -82,10 +82,13 @@ def _as_path_from_segments(aspath: dict[str, Any]) -> tuple[int, ...]:
 
 
 def parse_prefix_detail(doc: dict[str, Any], local_as: int) -> list[BgpRoute]:
-    """`show bgp ipv4 unicast PREFIX json`: all paths for one prefix (no `paths` when none)."""
+    """`show bgp ipv4 unicast PREFIX json`: all paths for one prefix (no `paths` when none),
+    but those bgpd is taking away (`removed`, see parse_table)."""
     prefix = doc.get("prefix")
     routes: list[BgpRoute] = []
     for path in doc.get("paths", []):
+        if path.get("removed"):
+            continue
         as_path = _as_path_from_segments(path.get("aspath", {}))
         nexthops = path.get("nexthops") or [{}]
         peer_id = path.get("peer", {}).get("peerId")
@@ -110,10 +113,15 @@ def _path_string(text: str) -> tuple[int, ...]:
 
 
 def parse_table(doc: dict[str, Any], local_as: int) -> list[BgpRoute]:
-    """`show bgp ipv4|ipv6 unicast json`: every path of every prefix (no RPKI state here)."""
+    """`show bgp ipv4|ipv6 unicast json`: every path of every prefix (no RPKI state here), but
+    those bgpd is taking away: a withdrawn path (`no network`, or a neighbour's withdrawal)
+    shows `"removed": true` at once and is dropped when bgpd's route-processing queue next
+    runs, ~50 ms later. It is gone as far as anyone routes by it."""
     routes: list[BgpRoute] = []
     for prefix, paths in doc.get("routes", {}).items():
         for path in paths:
+            if path.get("removed"):
+                continue
             as_path = _path_string(path.get("path", ""))
             nexthops = path.get("nexthops") or [{}]
             peer_id = path.get("peerId")

@@ -26,8 +26,9 @@ class Router(Protocol):
         apply their import policy to all of them anew."""
         ...
 
-    def routes(self, prefix: str | None = None) -> list[BgpRoute]:
-        """Paths in the BGP table after import policy; `prefix` = exactly that prefix."""
+    def routes(self, prefix: str | None = None, *, family: int | None = None) -> list[BgpRoute]:
+        """Paths in the BGP table after import policy; `prefix` = exactly that prefix;
+        `family` (4 or 6) = at least that family's (a router may give both)."""
         ...
 
     def forwards(self, prefix: str) -> bool:

@@ -28,6 +28,7 @@ from manrs_lab.grader import roa_probe
 from manrs_lab.grader.context import LEAK_SETTLE, CheckContext, ProbeResult
 from manrs_lab.grader.journal import Announcement, ProbeJournal
 from manrs_lab.grader.limits import lift_limit
+from manrs_lab.grader.one_cpu import one_cpu
 from manrs_lab.grader.registry import CheckFailed, get_check
 from manrs_lab.grader.report import CheckResult, GradeReport, TaskResult
 from manrs_lab.progress import Progress
@@ -68,7 +69,7 @@ def grade(
     lab_asns = routers | roa_probe.served_asns(running)
     draws = _draw_probes(checks, random.Random(seed), lab_asns)
     # Probes with `roa:` get fresh ROAs on the RTR cache, published once for the whole run.
-    with roa_probe.published(running, checks, draws, seed, progress) as draws:
+    with one_cpu(), roa_probe.published(running, checks, draws, seed, progress) as draws:
         results = _run_scheduled(running, checks, draws, progress, seed)
     task_results = []
     for task in spec.tasks:
@@ -489,15 +490,24 @@ def _evaluate(attempt: Callable[[], str], wait: float, hold: float, settle: floa
         except (CheckFailed, ExecError) as exc:
             if time.monotonic() >= deadline or getattr(exc, "final", False):
                 _settled_failure(attempt, exc, settle)
-            time.sleep(POLL)
+            time.sleep(_to_next_tick(POLL))
     end = time.monotonic() + hold
     while (left := end - time.monotonic()) > 0:
-        time.sleep(min(HOLD_LOOK, left))  # the last look is at the hold's end, not before it
+        # the last look is at the hold's end, not before it
+        time.sleep(min(_to_next_tick(HOLD_LOOK), left))
         try:
             evidence = attempt()
         except CheckFailed as exc:
             _settled_failure(attempt, exc, settle)
     return evidence
+
+
+def _to_next_tick(period: float) -> float:
+    """Seconds to the next multiple of `period` on the monotonic clock: checks that poll at the
+    same time look at the same moments, and one read of a router's table serves them all
+    (`policy._read_table`) instead of each check reading it at its own phase."""
+    now = time.monotonic()
+    return period - now % period
 
 
 def _settled_failure(attempt: Callable[[], str], failure: Exception, settle: float) -> NoReturn:
@@ -682,7 +692,9 @@ def _originated(router: Router, prefixes: set[str]) -> set[str]:
     """Those of `prefixes` the router originates itself (a route with no peer)."""
     if len(prefixes) <= WHOLE_TABLE_FROM:
         return {p for p in prefixes if any(r.peer is None for r in router.routes(p))}
-    own = {canonical_prefix(r.prefix) for r in router.routes() if r.peer is None}
+    families = {6 if ":" in p else 4 for p in prefixes}
+    table = router.routes(family=families.pop()) if len(families) == 1 else router.routes()
+    own = {canonical_prefix(r.prefix) for r in table if r.peer is None}
     return {p for p in prefixes if canonical_prefix(p) in own}
 
 
