@@ -19,7 +19,7 @@ from manrs_lab.errors import ConfigSyntaxError, DeployError
 from manrs_lab.instance import netns_name, pid_alive
 from manrs_lab.paths import STATE_ENV
 from manrs_lab.progress import RecordingProgress, SilentProgress
-from manrs_lab.runtime.netns import existing_namespaces
+from manrs_lab.runtime.netns import NODE_TCP_EHASH, existing_namespaces
 from manrs_lab.spec.topology import Role
 
 pytestmark = pytest.mark.daemons
@@ -67,6 +67,26 @@ def test_daemons_run_in_their_node_under_its_name(boot_lab):
             seen.add(Path(argv[0].decode()).name)
             assert b"rpki" not in argv
     assert {"zebra", "bgpd", "staticd", "bird"} <= seen
+
+
+def test_each_node_has_a_tcp_socket_table_of_its_own(boot_lab):
+    """A socket dump in a node (BIRD's sessions, `tcp_diag`) walks the node's own table, not
+    the host's; the host's setting for new namespaces is left as it was."""
+    host_children = Path("/proc/sys/net/ipv4/tcp_child_ehash_entries")
+    if not host_children.exists():
+        pytest.skip("this kernel has no per-namespace TCP tables (Linux < 6.1)")
+    before = host_children.read_text()
+    running = boot_lab(LAB)
+    for name in NODES:
+        ns = netns_name(running.instance.name, name)
+        out = subprocess.run(
+            ["ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/tcp_ehash_entries"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert int(out.stdout) == NODE_TCP_EHASH  # negative: the host's table, shared
+    assert host_children.read_text() == before
 
 
 def test_two_instances_side_by_side_are_independent(boot_lab):
