@@ -8,7 +8,6 @@ send packets from many hosts at once.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import socket
@@ -72,18 +71,13 @@ def call_in_netns(path: Path, fn: Callable[[], T], *, hostname: str | None = Non
     return _in_own_thread(join, fn, f"netns {path.name}")
 
 
-def call_in_new_netns(fn: Callable[[], T], sysctls: dict[str, str] | None = None) -> T:
+def call_in_new_netns(fn: Callable[[], T]) -> T:
     """`fn()` in a thread that has unshared a fresh, empty network namespace (gone once the
-    thread and the processes `fn` starts there have ended), after writing `sysctls` there
-    (keys under /proc/sys: settings that only make things cheaper; one this kernel lacks or
-    refuses is left out). Namespaces created from
-    inside it (`ip netns add` run by `fn`) inherit what a namespace hands down to the ones
-    created from it, such as `net/ipv4/tcp_child_ehash_entries`."""
+    thread and the processes `fn` starts there have ended). Namespaces created from inside it
+    (`ip netns add` run by `fn`) inherit what a namespace hands down to the ones created from
+    it, such as `net.ipv4.tcp_child_ehash_entries`, which `fn` may set first."""
 
     def fresh() -> None:
         libc_ok(libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-        for key, value in (sysctls or {}).items():
-            with contextlib.suppress(OSError):
-                Path("/proc/sys", key).write_text(value)
 
     return _in_own_thread(fresh, fn, "netns (new)")

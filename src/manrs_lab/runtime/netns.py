@@ -324,13 +324,18 @@ class NetnsRuntime:
                 f"peer name {link.b.iface} netns {instance.netns(link.b.node)} "
                 f"index {FIRST_IFINDEX + 2 * k + 1}"
             )
+
         # `ip` runs in a fresh namespace that hands its children a TCP socket table of their
         # own: a socket dump (BIRD's sessions, `tcp_diag`) then walks a lab node's few sockets,
         # not the host's table of some 262,144 buckets (4.6 ms a dump here).
-        result = call_in_new_netns(
-            lambda: run(["ip", "-batch", "-"], input_text="\n".join(batch) + "\n"),
-            {"net/ipv4/tcp_child_ehash_entries": str(NODE_TCP_EHASH)},
-        )
+        def create() -> ExecResult:
+            # only makes dumps cheaper: a kernel without it (< 6.1), or a read-only /proc/sys,
+            # leaves the nodes on the host's table
+            with contextlib.suppress(OSError):
+                sysctl_path("net.ipv4.tcp_child_ehash_entries").write_text(str(NODE_TCP_EHASH))
+            return run(["ip", "-batch", "-"], input_text="\n".join(batch) + "\n")
+
+        result = call_in_new_netns(create)
         if not result.ok:
             raise DeployError(f"creating namespaces and links failed: {result.stderr.strip()}")
 
